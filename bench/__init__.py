@@ -1,0 +1,1 @@
+"""Benchmarks (DESIGN §8): run with `make bench` or `python -m bench`; prints a table."""

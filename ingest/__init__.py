@@ -1,0 +1,1 @@
+"""Normalized records and the one path that stores them: import, demo data, catalog."""

@@ -1,0 +1,132 @@
+"""The one path from normalized records to stored rows, used by import, demo and collectors.
+
+Records are buffered per table and upserted in batches inside the caller's transaction,
+parents before children: builds are written before the test cases that point at them, so
+a test case can name a build from earlier in the same stream. The writer never commits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from ingest.records import Record, TestCaseRecord
+from models import (
+    Base,
+    Build,
+    Commit,
+    Deployment,
+    Incident,
+    MonitorState,
+    PullRequest,
+    Service,
+    TestCase,
+)
+from models.db import upsert
+
+# Parents first: test cases reference builds by id.
+WRITE_ORDER: tuple[type[Base], ...] = (
+    Service,
+    Commit,
+    PullRequest,
+    Build,
+    Deployment,
+    Incident,
+    MonitorState,
+    TestCase,
+)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record the writer could not store, and why.
+
+    Attributes:
+        origin: Where the record came from, as the caller described it (a file line).
+        reason: What is wrong, in words a user can act on.
+    """
+
+    origin: Any
+    reason: str
+
+
+@dataclass
+class RecordWriter:
+    """Buffers records and upserts them in batches of `batch_size`.
+
+    Attributes:
+        session: The session whose transaction receives the rows.
+        batch_size: How many buffered records trigger a flush; bounds memory.
+        written: Records stored so far, by record type.
+        rejected: Records that could not be stored (a test case naming an unknown build).
+    """
+
+    session: Session
+    batch_size: int = 5000
+    written: Counter[str] = field(default_factory=Counter)
+    rejected: list[Rejected] = field(default_factory=list)
+    _rows: dict[type[Base], list[dict[str, Any]]] = field(default_factory=dict)
+    _tests: list[tuple[TestCaseRecord, Any]] = field(default_factory=list)
+    _buffered: int = 0
+
+    def add(self, record: Record, origin: Any = None) -> None:
+        """Buffer one record, flushing when the buffer is full.
+
+        Args:
+            record: The record to store.
+            origin: Where it came from, quoted if it has to be rejected.
+        """
+        if isinstance(record, TestCaseRecord):
+            self._tests.append((record, origin))
+        else:
+            self._rows.setdefault(record.table, []).append(record.row())
+        self._buffered += 1
+        if self._buffered >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Upsert everything buffered, in dependency order."""
+        for model in WRITE_ORDER:
+            rows = self._rows.pop(model, None)
+            if rows:
+                self.written[model.__tablename__] += upsert(self.session, model, rows)
+        if self._tests:
+            self._write_test_cases()
+        self._buffered = 0
+
+    def _write_test_cases(self) -> None:
+        keys = {(record.source, record.build_id) for record, _ in self._tests}
+        build_ids = dict(self._build_ids(keys))
+        rows = []
+        for record, origin in self._tests:
+            build_id = build_ids.get((record.source, record.build_id))
+            if build_id is None:
+                reason = (
+                    f"test_case.build_id: no build {record.build_id!r} from source "
+                    f"{record.source!r} earlier in the input or in the database"
+                )
+                self.rejected.append(Rejected(origin, reason))
+                continue
+            rows.append(record.row() | {"build_id": build_id})
+        self._tests.clear()
+        self.written[TestCase.__tablename__] += upsert(self.session, TestCase, rows)
+
+    def _build_ids(self, keys: set[tuple[str, str]]) -> list[tuple[tuple[str, str], int]]:
+        key_column = tuple_(Build.source, Build.external_id)
+        found: list[tuple[tuple[str, str], int]] = []
+        ordered = sorted(keys)
+        # Chunked to stay under the database's limit on bound parameters.
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            statement = select(Build.source, Build.external_id, Build.id).where(
+                key_column.in_(chunk)
+            )
+            found.extend(
+                ((source, external), id_)
+                for source, external, id_ in self.session.execute(statement)
+            )
+        return found

@@ -1,0 +1,1 @@
+"""Reusable Streamlit pieces: settings and session plumbing, cached queries, banners."""
