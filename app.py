@@ -9,13 +9,11 @@ from ui.context import settings_or_stop
 
 st.set_page_config(page_title="Flightdeck", page_icon=":material/flight_takeoff:", layout="wide")
 auth_banner(settings_or_stop())
-navigation = st.navigation(
-    {
-        "Metrics": [
-            st.Page(
-                "pages/overview.py", title="Overview", icon=":material/dashboard:", default=True
-            )
-        ]
-    }
-)
-navigation.run()
+
+# One st.Page per file in pages/, grouped as the sidebar shows them.
+PAGES = {
+    "Metrics": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    ],
+}
+st.navigation(PAGES).run()

@@ -15,8 +15,8 @@ def _config(engine: Engine, connection: object) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database behind `engine` up to `revision` (default: the newest)."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Migrate the database behind `engine` up to `revision` (default: every branch's newest)."""
     with engine.begin() as connection:
         command.upgrade(_config(engine, connection), revision)
 
