@@ -7,7 +7,7 @@ errors, and foreign keys enforced as PostgreSQL does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, cast
@@ -22,7 +22,10 @@ from sqlalchemy import (
     event,
     make_url,
     or_,
+    select,
 )
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
@@ -83,56 +86,84 @@ def upsert(session: Session, model: type[Base], rows: Iterable[Mapping[str, Any]
         return 0
     table = cast(Table, model.__table__)
     connection = session.connection()
-    dialect = connection.dialect
-    insert = postgresql.insert(table) if dialect.name == "postgresql" else sqlite.insert(table)
-    updated = {name: insert.excluded[name] for name in distinct[0] if name not in key}
-    if not updated:
-        statement = insert.on_conflict_do_nothing(index_elements=key)
+    columns = list(distinct[0])
+    values = _bound_values(connection.dialect, table, columns, distinct)
+    if connection.dialect.name == "postgresql":
+        _upsert_postgresql(connection, model, table, columns, values)
     else:
-        newer: ColumnElement[bool] | None = None
-        if model.update_time:
-            stored, incoming = table.c[model.update_time], insert.excluded[model.update_time]
-            newer = or_(incoming.is_(None), stored.is_(None), incoming >= stored)
-        statement = insert.on_conflict_do_update(index_elements=key, set_=updated, where=newer)
-    _execute_many(connection, statement, table, distinct)
+        insert = _on_conflict(sqlite.insert(table), model, table, columns)
+        compiled = insert.compile(dialect=connection.dialect, column_keys=columns)
+        # Positional parameters follow the compiled statement's order, not the rows'.
+        order = [columns.index(name) for name in compiled.positiontup or columns]
+        connection.exec_driver_sql(
+            compiled.string, [tuple(row[index] for index in order) for row in values]
+        )
     return len(distinct)
 
 
-def _bind_processor(table: Table, column: str, dialect: Dialect) -> Callable[[Any], Any] | None:
-    # dialect_impl resolves variants (JSON -> JSONB on PostgreSQL) and decorators.
-    return table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+def _on_conflict(
+    insert: sqlite.Insert | postgresql.Insert, model: type[Base], table: Table, columns: list[str]
+) -> Insert:
+    """Add the natural-key conflict clause with last-writer-wins to an INSERT."""
+    key = model.natural_key
+    updated = {name: insert.excluded[name] for name in columns if name not in key}
+    if not updated:
+        return insert.on_conflict_do_nothing(index_elements=key)
+    newer: ColumnElement[bool] | None = None
+    if model.update_time:
+        stored, incoming = table.c[model.update_time], insert.excluded[model.update_time]
+        newer = or_(incoming.is_(None), stored.is_(None), incoming >= stored)
+    return insert.on_conflict_do_update(index_elements=key, set_=updated, where=newer)
 
 
-def _execute_many(
-    connection: Connection, statement: Insert, table: Table, rows: list[Mapping[str, Any]]
-) -> None:
-    """Execute one compiled statement for many rows straight through the DBAPI's executemany.
+def _bound_values(
+    dialect: Dialect, table: Table, columns: list[str], rows: list[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Convert rows to DBAPI values with the columns' own bind processors (UTC, JSON...).
 
-    `session.execute(statement, rows)` would do the same, but re-derives every row's
-    parameters through several layers; at import volumes that costs more than the database
-    itself. The column types' own bind processors still convert every value (UTC
-    timestamps, JSON), so what is stored is identical.
+    This is what `session.execute(insert, rows)` does per row, without the layers around it
+    that cost more than the database itself at import volumes.
     """
-    columns = list(rows[0])
-    compiled = statement.compile(
-        dialect=connection.dialect, column_keys=columns, for_executemany=True
-    )
-    order = list(compiled.positiontup or columns)
-    values_of = itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
+    values_of = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
     conversions = [
         (position, process)
-        for position, name in enumerate(order)
-        if (process := _bind_processor(table, name, connection.dialect)) is not None
+        for position, name in enumerate(columns)
+        # dialect_impl resolves variants (JSON -> JSONB on PostgreSQL) and decorators.
+        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
     ]
-    converted: list[Any] = []
+    converted = []
     for row in rows:
         values = list(values_of(row))
         for position, process in conversions:
             values[position] = process(values[position])
         converted.append(tuple(values))
-    parameters = (
-        converted
-        if compiled.positiontup is not None
-        else [dict(zip(order, values, strict=True)) for values in converted]
+    return converted
+
+
+def _upsert_postgresql(
+    connection: Connection,
+    model: type[Base],
+    table: Table,
+    columns: list[str],
+    values: list[tuple[Any, ...]],
+) -> None:
+    """COPY the rows into a temporary table, then INSERT ... SELECT ... ON CONFLICT once.
+
+    COPY is PostgreSQL's bulk path: several times faster than row-by-row statements, and
+    the single INSERT applies the same conflict rules as on SQLite.
+    """
+    quote = connection.dialect.identifier_preparer.quote
+    stage = f"_stage_{table.name}"
+    column_list = ", ".join(quote(name) for name in columns)
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "  # noqa: S608 - our own identifiers
+        f"SELECT {column_list} FROM {quote(table.name)} WITH NO DATA"
     )
-    connection.exec_driver_sql(compiled.string, parameters)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {stage} ({column_list}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
+    staged = sql_table(stage, *(sql_column(name) for name in columns))
+    insert = postgresql.insert(table).from_select(columns, select(*staged.c))
+    connection.execute(_on_conflict(insert, model, table, columns))
+    connection.exec_driver_sql(f"DROP TABLE {stage}")

@@ -81,7 +81,7 @@ def test_import_of_an_invalid_file_lists_the_lines_and_exits_1(
 
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"{bad}:12: deployment: missing field 'service'; deployment: missing field "
+        f"{bad}:13: deployment: missing field 'service'; deployment: missing field "
         "'environment'; deployment: missing field 'status'",
         "error: 1 invalid line; nothing was imported",
     ]
@@ -98,7 +98,7 @@ def test_import_skip_invalid_keeps_the_good_lines(
     result = run_cli("import", "--skip-invalid", str(bad), db_url=db_url, config=config)
 
     assert result.returncode == 0, result.stderr
-    assert result.stderr.startswith(f"skipped {bad}:12: invalid JSON")
+    assert result.stderr.startswith(f"skipped {bad}:13: invalid JSON")
     with sessions() as session:
         assert len(session.scalars(select(Deployment)).all()) == 2
 
