@@ -58,36 +58,53 @@ Sha = Annotated[
 
 
 class _Record(BaseModel):
-    """Fields and behaviour shared by every record type."""
+    """Fields and behaviour shared by every record type.
+
+    A record's fields are its table's columns, but for `type`, the fields in `not_stored`,
+    and the fields `renames` stores under another name (the source's `id` is the row's
+    `external_id`; its `updated_at` is `source_updated_at`, what last-writer-wins compares).
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     table: ClassVar[type[Base]]
+    renames: ClassVar[dict[str, str]] = {"id": "external_id", "updated_at": "source_updated_at"}
+    not_stored: ClassVar[frozenset[str]] = frozenset()
+    _columns: ClassVar[tuple[tuple[str, str], ...]] = ()
+
     source: Text = "import"
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Work out once per record type which field fills which column."""
+        super().__pydantic_init_subclass__(**kwargs)
+        skipped = cls.not_stored | {"type"}
+        cls._columns = tuple(
+            (name, cls.renames.get(name, name)) for name in cls.model_fields if name not in skipped
+        )
 
     def row(self) -> dict[str, Any]:
         """Return the column values of this record's table row."""
-        raise NotImplementedError
+        return {column: getattr(self, name) for name, column in self._columns}
 
 
 class ServiceRecord(_Record):
     """A service of the catalog, with the team that owns it."""
 
     table = Service
+    not_stored = frozenset({"source"})
     type: Literal["service"]
     name: Text
     team: Text | None = None
     repos: list[Text] = Field(default_factory=list)
     tier: Text | None = None
 
-    def row(self) -> dict[str, Any]:  # noqa: D102 - documented on _Record
-        return {"name": self.name, "team": self.team, "repos": self.repos, "tier": self.tier}
-
 
 class CommitRecord(_Record):
     """A commit with its parents (the edges of the commit graph)."""
 
     table = Commit
+    not_stored = frozenset({"source"})
     type: Literal["commit"]
     repo: Text
     sha: Sha
@@ -97,23 +114,17 @@ class CommitRecord(_Record):
     committed_at: Timestamp | None = None
     message: str | None = None
 
-    def row(self) -> dict[str, Any]:  # noqa: D102 - documented on _Record
+    def row(self) -> dict[str, Any]:
+        """Return the row, with no parents as `[]` and only the message's first line."""
         first_line = self.message.splitlines()[0] if self.message else self.message
-        return {
-            "repo": self.repo,
-            "sha": self.sha,
-            "parents": self.parents or [],
-            "author": self.author,
-            "authored_at": self.authored_at,
-            "committed_at": self.committed_at,
-            "message": first_line,
-        }
+        return super().row() | {"parents": self.parents or [], "message": first_line}
 
 
 class PullRequestRecord(_Record):
     """A pull or merge request."""
 
     table = PullRequest
+    not_stored = frozenset({"source"})
     type: Literal["pull_request"]
     repo: Text
     number: Annotated[int, Field(ge=1)]
@@ -125,20 +136,6 @@ class PullRequestRecord(_Record):
     merge_commit_sha: Sha | None = None
     labels: list[str] = Field(default_factory=list)
     updated_at: Timestamp | None = None
-
-    def row(self) -> dict[str, Any]:  # noqa: D102 - documented on _Record
-        return {
-            "repo": self.repo,
-            "number": self.number,
-            "title": self.title,
-            "author": self.author,
-            "opened_at": self.opened_at,
-            "first_commit_at": self.first_commit_at,
-            "merged_at": self.merged_at,
-            "merge_commit_sha": self.merge_commit_sha,
-            "labels": self.labels,
-            "source_updated_at": self.updated_at,
-        }
 
 
 class BuildRecord(_Record):
@@ -164,22 +161,9 @@ class BuildRecord(_Record):
         _check_order(self.started_at, self.finished_at, "started_at", "finished_at")
         return self
 
-    def row(self) -> dict[str, Any]:  # noqa: D102 - documented on _Record
-        return {
-            "source": self.source,
-            "external_id": self.id,
-            "repo": self.repo,
-            "service": self.service,
-            "pipeline": self.pipeline,
-            "branch": self.branch,
-            "sha": self.sha,
-            "status": self.status,
-            "status_raw": self.status_raw or self.status,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "url": self.url,
-            "source_updated_at": self.updated_at,
-        }
+    def row(self) -> dict[str, Any]:
+        """Return the row; the raw status defaults to the normalized one."""
+        return super().row() | {"status_raw": self.status_raw or self.status}
 
 
 class TestCaseRecord(_Record):
@@ -187,6 +171,8 @@ class TestCaseRecord(_Record):
 
     __test__ = False  # not a pytest test class, despite the name
     table = TestCase
+    # The build's (source, build_id) become the row's build id; the writer looks it up.
+    not_stored = frozenset({"source", "build_id"})
     type: Literal["test_case"]
     build_id: Text
     suite: Text
@@ -197,19 +183,6 @@ class TestCaseRecord(_Record):
     duration_s: Annotated[float, Field(ge=0)] | None = None
     message: str | None = None
     flaky: bool = False
-
-    def row(self) -> dict[str, Any]:
-        """Return the row without `build_id`, which the writer looks up."""
-        return {
-            "suite": self.suite,
-            "classname": self.classname,
-            "name": self.name,
-            "attempt": self.attempt,
-            "outcome": self.outcome,
-            "duration_s": self.duration_s,
-            "message": self.message,
-            "flaky": self.flaky,
-        }
 
 
 class DeploymentRecord(_Record):
@@ -247,26 +220,11 @@ class DeploymentRecord(_Record):
         _check_order(self.started_at, self.finished_at, "started_at", "finished_at")
         return self
 
-    def row(self) -> dict[str, Any]:  # noqa: D102 - documented on _Record
-        return {
-            "source": self.source,
-            "external_id": self.id,
-            "service": self.service,
-            "environment": self.environment,
-            "sha": self.sha,
-            "ref": self.ref,
-            "version": self.version,
-            "repo": self.repo,
-            "status": self.status,
+    def row(self) -> dict[str, Any]:
+        """Return the row; no kind means `normal`, the raw status defaults to the status."""
+        return super().row() | {
             "status_raw": self.status_raw or self.status,
             "kind": self.kind or "normal",
-            "fixes": self.fixes,
-            "commits": self.commits,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "url": self.url,
-            "actor": self.actor,
-            "source_updated_at": self.updated_at,
         }
 
 
@@ -274,6 +232,7 @@ class IncidentRecord(_Record):
     """An incident, with whatever the source knows about its cause."""
 
     table = Incident
+    renames = _Record.renames | {"deployment_id": "deployment"}
     type: Literal["incident"]
     id: Text
     service: Text
@@ -294,22 +253,10 @@ class IncidentRecord(_Record):
         _check_order(self.opened_at, self.resolved_at, "opened_at", "resolved_at")
         return self
 
-    def row(self) -> dict[str, Any]:  # noqa: D102 - documented on _Record
-        return {
-            "source": self.source,
-            "external_id": self.id,
-            "service": self.service,
-            "environment": self.environment,
-            "severity": self.severity,
-            "title": self.title,
-            "opened_at": self.opened_at,
-            "resolved_at": self.resolved_at,
-            "status": self.status or ("resolved" if self.resolved_at else "open"),
-            "deployment": self.deployment_id,
-            "root_cause_sha": self.root_cause_sha,
-            "version": self.version,
-            "url": self.url,
-            "source_updated_at": self.updated_at,
+    def row(self) -> dict[str, Any]:
+        """Return the row; without a status, an incident with `resolved_at` is resolved."""
+        return super().row() | {
+            "status": self.status or ("resolved" if self.resolved_at else "open")
         }
 
 
@@ -324,17 +271,6 @@ class MonitorStateRecord(_Record):
     state: MonitorStateValue
     value: float | None = None
     url: str | None = None
-
-    def row(self) -> dict[str, Any]:  # noqa: D102 - documented on _Record
-        return {
-            "source": self.source,
-            "monitor": self.monitor,
-            "observed_at": self.observed_at,
-            "service": self.service,
-            "state": self.state,
-            "value": self.value,
-            "url": self.url,
-        }
 
 
 def _check_order(
