@@ -71,7 +71,7 @@ def test_no_config_file_gives_the_defaults(config: Path, monkeypatch: pytest.Mon
 
 def test_a_named_config_file_that_does_not_exist_is_an_error(config: Path) -> None:
     with pytest.raises(
-        ConfigError, match=r"FLIGHTDECK_CONFIG names .*flightdeck.toml, which is not a file"
+        ConfigError, match=r"FLIGHTDECK_CONFIG names .*flightdeck.toml, which does not exist"
     ):
         load_settings()
 
