@@ -297,8 +297,8 @@ def load_settings() -> Settings:
             or a value is invalid; the message names the file, the key and the problem.
     """
     path = config_file_path()
-    if os.environ.get(CONFIG_ENV) and not path.is_file():
-        msg = f"{CONFIG_ENV} names {path}, which is not a file"
+    if os.environ.get(CONFIG_ENV) and not path.exists():
+        msg = f"{CONFIG_ENV} names {path}, which does not exist"
         raise ConfigError(msg)
     try:
         return Settings()
