@@ -34,8 +34,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)  # never wrap FILE:LINE lines
 
 
 def _fail(message: str) -> typer.Exit:
@@ -80,8 +80,9 @@ def init_db() -> None:
 
 def _parse_end(value: str | None) -> datetime:
     if value is None:
-        now = datetime.now(UTC)
-        return now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        # The start of today (UTC): recent enough for "the last 90 days" views, never in the
+        # future, and the same all day, so running the demo again the same day changes nothing.
+        return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
