@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from ingest.demo import SCALES, write_demo
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from sqlalchemy.orm import Session, sessionmaker
 
 from errors import FlightdeckError, ImportRejected, InputError
 from ingest.catalog import sync_catalog
+from ingest.demo import SCALES, write_demo
 from ingest.ndjson import import_files
 from models.db import make_engine, session_factory
 from models.migrate import upgrade
