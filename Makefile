@@ -20,11 +20,14 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 ## run: migrate the database, add demo data when it is empty, serve the app on $(PORT)
+##      with the collector worker beside it; Ctrl-C stops both
 run: $(VENV)/.runtime
 	$(BIN)/python cli.py init-db
 	$(BIN)/python cli.py demo --if-empty
 	@echo "Flightdeck is starting: open http://localhost:$(PORT) (Ctrl-C stops it)"
-	exec $(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true \
+	@$(BIN)/python cli.py worker --if-configured & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 
 ## test: lint, type-check and run the whole test suite (SQLite and PostgreSQL)

@@ -14,6 +14,15 @@ auth_banner(settings_or_stop())
 PAGES = {
     "Metrics": [
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/deployments.py", title="Deployments", icon=":material/deployed_code:"),
+        st.Page("pages/stability.py", title="Stability", icon=":material/health_metrics:"),
+        st.Page("pages/lead_time.py", title="Lead time", icon=":material/timer:"),
+        st.Page("pages/builds_tests.py", title="Builds & tests", icon=":material/science:"),
     ],
+    "Releases": [
+        st.Page("pages/release_control.py", title="Releases", icon=":material/rocket_launch:"),
+        st.Page("pages/audit.py", title="Audit log", icon=":material/history:"),
+    ],
+    "Data": [st.Page("pages/sources.py", title="Sources", icon=":material/sync:")],
 }
 st.navigation(PAGES).run()

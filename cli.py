@@ -6,6 +6,7 @@ user errors end with a one-line reason on stderr and exit code 1, never a traceb
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,7 +106,7 @@ def demo(
     end: Annotated[
         str | None,
         typer.Option(
-            help="End of the generated period (ISO; UTC if no zone). Default: tonight, UTC."
+            help="End of the generated period (ISO; UTC if no zone). Default: today 00:00 UTC."
         ),
     ] = None,
     if_empty: Annotated[
@@ -149,6 +150,262 @@ def import_(
         for problem in report.problems:
             err.print(f"skipped {problem}", markup=False, highlight=False)
     _print_counts(f"Read {report.lines} lines; imported", report.written)
+
+
+@app.command()
+def gate(
+    service: Annotated[str, typer.Argument(help="The service.")],
+    environment: Annotated[str, typer.Argument(help="The environment it would go into.")],
+    version: Annotated[str, typer.Option(help="The candidate version.")],
+    sha: Annotated[
+        str | None, typer.Option(help="Its commit, when no stored deployment names it.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
+) -> None:
+    """Evaluate the gate for promoting a version now; exit 1 unless it passes (a CI step)."""
+    # Imported here so the other commands start without the release-control modules.
+    from releases.actions import pending_decisions
+    from releases.gates import evaluate, target_for
+
+    with _user_errors():
+        settings = load_settings()
+        sessions = _migrated(settings)
+        with sessions() as session:
+            # Approvals count when the version has a pending promotion request.
+            request = pending_decisions(session, service, environment, version)
+            target = target_for(
+                session,
+                settings,
+                service,
+                environment,
+                version,
+                sha=sha,
+                requester=request.requester if request else None,
+                approvers=request.approvers if request else [],
+                rejecters=request.rejecters if request else [],
+            )
+            evaluation = evaluate(session, settings, target, datetime.now(UTC))
+    if as_json:
+        typer.echo(json.dumps(evaluation.to_dict(), indent=2))
+    else:
+        commit = f" ({evaluation.sha[:12]})" if evaluation.sha else ""
+        out.print(
+            f"{service} {version}{commit} -> {environment}: {evaluation.verdict} "
+            f"(evaluated {evaluation.evaluated_at:%Y-%m-%d %H:%M:%S} UTC)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        if not evaluation.policy:
+            out.print("no gate policy matches; nothing to check", markup=False, soft_wrap=True)
+        for check in evaluation.checks:
+            mode = "blocking" if check.blocking else "advisory"
+            line = f"  {check.status:<11} {check.name} ({mode}): {check.summary}"
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+    if not evaluation.passed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def collect(
+    streams: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Streams to collect: `connection`, `connection:stream` or a full "
+            "`connection:stream:scope` key. Default: every configured stream."
+        ),
+    ] = None,
+) -> None:
+    """Collect every configured stream once; Ctrl-C stops after the current page."""
+    # Imported here so that other commands start without loading the HTTP clients.
+    from collectors.runner import Runner, stop_on_signals
+    from collectors.streams import configured_streams, select_streams
+
+    with _user_errors():
+        settings = load_settings()
+        sessions = _migrated(settings)
+        available = configured_streams(settings)
+        chosen = select_streams(available, streams) if streams else available
+        if not chosen:
+            out.print("No streams configured: add [sources.<name>] tables with scopes.")
+            return
+        runner = Runner(sessions, settings)
+        with stop_on_signals(runner.stop):
+            results = runner.run_all(chosen)
+    for result in results:
+        line = f"{result.status:<8} {result.key}: {result.rows} rows"
+        if result.skipped:
+            line += f", {result.skipped} skipped"
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+        for problem in result.problems[:10]:
+            err.print(f"  skipped {problem}", markup=False, highlight=False, soft_wrap=True)
+        if result.error:
+            err.print(f"  {result.error}", markup=False, highlight=False, soft_wrap=True)
+    if any(result.status == "failed" for result in results):
+        raise typer.Exit(1)
+
+
+def _parse_moment(option: str, value: str | None) -> datetime | None:
+    """An ISO date (midnight UTC) or date-time; a time without a zone is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        msg = f"{option}: not an ISO date or date-time: {value!r}"
+        raise InputError(msg) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@app.command("metrics")
+def metrics_(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print DESIGN §4's JSON object instead of a table.")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Window start, inclusive: ISO date or date-time; UTC when it has no zone. "
+            "Default: 90 days before --until."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="Window end, exclusive: ISO date or date-time; UTC when it has no zone. "
+            "Default: now."
+        ),
+    ] = None,
+    service: Annotated[
+        list[str] | None, typer.Option(help="Only this service (repeat for several).")
+    ] = None,
+    team: Annotated[str | None, typer.Option(help="Only the services of this team.")] = None,
+    environment: Annotated[
+        str | None,
+        typer.Option(help="Compute for this environment, treated as production (e.g. staging)."),
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="Add one group per `service` or `team`.")] = None,
+    benchmark: Annotated[
+        int, typer.Option(help="DORA report year of the tier table: 2021, 2023 or 2024.")
+    ] = 2023,
+) -> None:
+    """Print the five DORA metrics (plus time to restore and unattributed incidents)."""
+    import json
+
+    from metrics import EngineConfig, Filters, GroupBy, dora_summary
+    from metrics.text import summary_table
+
+    with _user_errors():
+        if by is not None and by not in GroupBy.__members__:
+            msg = f"--by: expected service or team, not {by!r}"
+            raise InputError(msg)
+        settings = load_settings()
+        filters = Filters(
+            since=_parse_moment("--since", since),
+            until=_parse_moment("--until", until),
+            services=tuple(service or ()),
+            team=team,
+            environment=environment,
+            benchmark=benchmark,
+            config=EngineConfig.from_settings(settings),
+        )
+        sessions = _migrated(settings)
+        with sessions.begin() as session:
+            summary = dora_summary(session, filters, by=None if by is None else GroupBy(by))
+    if as_json:
+        typer.echo(json.dumps(summary.to_json()))
+    else:
+        out.print(summary_table(summary, benchmark))
+
+
+@app.command()
+def recompute() -> None:
+    """Rebuild the derived DORA tables (shipped commits, incident links, failures) from scratch."""
+    from metrics import EngineConfig
+    from metrics import recompute as rebuild
+
+    with _user_errors():
+        settings = load_settings()
+        sessions = _migrated(settings)
+        with sessions.begin() as session:
+            report = rebuild(session, EngineConfig.from_settings(settings))
+    out.print(f"Recomputed the DORA attribution of {report.services} services.")
+
+
+def _log_to_stderr(settings: Settings) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def worker(
+    poll_seconds: Annotated[
+        float, typer.Option(help="How often to look for 'Run now' requests from the app.")
+    ] = 2.0,
+    if_configured: Annotated[
+        bool,
+        typer.Option(
+            "--if-configured", help="With no streams configured, say so and exit 0 (make run)."
+        ),
+    ] = False,
+) -> None:
+    """Collect every configured stream on its interval until Ctrl-C or SIGTERM.
+
+    Several workers may share one database: a lease keeps each stream to one of them.
+    Stopping lets each running collection finish the page it is writing.
+    """
+    from collectors.runner import Runner, stop_on_signals
+    from collectors.scheduler import run_worker
+    from collectors.streams import configured_streams
+
+    with _user_errors():
+        settings = load_settings()
+        _log_to_stderr(settings)
+        sessions = _migrated(settings)
+        streams = configured_streams(settings)
+        if not streams and if_configured:
+            out.print("No sources configured, so no collector worker runs (see flightdeck.toml).")
+            return
+        if not streams:
+            msg = "no streams configured: add [sources.<name>] tables with scopes"
+            raise InputError(msg)
+        runner = Runner(sessions, settings)
+        err.print(f"Collecting {len(streams)} streams; Ctrl-C stops.", markup=False)
+        with stop_on_signals(runner.stop):
+            run_worker(runner, streams, poll_seconds=poll_seconds)
+
+
+@app.command("serve-webhooks")
+def serve_webhooks(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8502,
+) -> None:
+    """Receive GitHub and NDJSON webhook deliveries (see README, Collectors)."""
+    import uvicorn
+
+    from collectors.webhooks import create_app
+
+    with _user_errors():
+        settings = load_settings()
+        _log_to_stderr(settings)
+        application = create_app(_migrated(settings), settings)
+    uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower())
+
+
+@app.command("reconcile-releases")
+def reconcile_releases() -> None:
+    """Ask deploy backends how dispatched promotions and rollbacks ended, and record it."""
+    from releases.actions import reconcile
+
+    with _user_errors():
+        settings = load_settings()
+        results = reconcile(_migrated(settings), settings)
+    for result in results:
+        out.print(f"#{result.action_id}: {result.message}", markup=False, highlight=False)
+    out.print(f"{len(results)} dispatched actions reached their final state.")
 
 
 def main() -> None:

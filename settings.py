@@ -19,7 +19,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -91,6 +98,87 @@ class SourceConfig(_Section):
     lookback_minutes: Annotated[int, Field(ge=0)] = Field(
         60, description="How far each run re-reads before its cursor, to catch late updates."
     )
+    settle_minutes: Annotated[int, Field(ge=0)] = Field(
+        2, description="The cursor never passes now minus this (data the source may still add)."
+    )
+    backfill_days: Annotated[int, Field(ge=1)] = Field(
+        30, description="How far back the first run of a stream reads."
+    )
+    max_open_days: Annotated[int, Field(ge=1)] = Field(
+        7, description="Unfinished runs and deployments are re-polled by id for this long."
+    )
+    streams: list[str] = Field(
+        default_factory=list,
+        description="Streams of this source to collect (e.g. `workflow_runs`); empty: all.",
+    )
+    page_size: Annotated[int, Field(ge=1, le=100)] = Field(
+        100, description="Items per requested page (lower it if large pages time out)."
+    )
+    timeout_seconds: Annotated[float, Field(gt=0)] = Field(
+        30.0, description="Read timeout of each HTTP request (connecting gets 5 s)."
+    )
+    build_jobs: bool = Field(
+        True, description="GitHub: read each finished run's jobs (exact times, earlier attempts)."
+    )
+    username: str | None = Field(
+        None, description="Jenkins: the user whose API token `token_env` holds."
+    )
+    webhook_secret_env: str | None = Field(
+        None,
+        description="Variable holding the webhook secret (GitHub HMAC, NDJSON bearer token).",
+    )
+    # Monitoring and incident sources (Datadog, OpenSearch, PagerDuty).
+    app_key_env: str | None = Field(
+        None, description="Datadog: variable holding the application key (`token_env`: API key)."
+    )
+    site: str | None = Field(
+        None, description="Datadog: site, e.g. `datadoghq.eu` (unset: US1; `base_url` wins)."
+    )
+    hosts: list[str] = Field(
+        default_factory=list,
+        description="OpenSearch: node URLs (`https://host:9200`); empty: `base_url`.",
+    )
+    verify_certs: bool = Field(True, description="OpenSearch: verify the nodes' TLS certificates.")
+    ca_certs: str | None = Field(
+        None, description="OpenSearch: CA bundle file for the nodes' certificates."
+    )
+    service_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Datadog/OpenSearch/PagerDuty: source service name or id -> catalog service.",
+    )
+    service_field: str = Field(
+        "service.name", description="OpenSearch: log field naming the service (ECS)."
+    )
+    version_field: str = Field(
+        "service.version",
+        description="OpenSearch: log field naming the version (per-version rates); empty: off.",
+    )
+    level_field: str = Field("log.level", description="OpenSearch: log field holding the level.")
+    error_levels: list[str] = Field(
+        default_factory=lambda: ["error", "fatal", "critical"],
+        description="OpenSearch: levels that count as errors.",
+    )
+    error_query: str | None = Field(
+        None,
+        description="OpenSearch: query string matching error logs; overrides `error_levels`.",
+    )
+    timestamp_field: str = Field("@timestamp", description="OpenSearch: the logs' time field.")
+    id_field: str = Field(
+        "event.id", description="OpenSearch: unique keyword field, the log scans' tie-breaker."
+    )
+    bucket_minutes: Annotated[int, Field(ge=1)] = Field(
+        5, description="OpenSearch: width of one error-rate bucket."
+    )
+    min_samples: Annotated[int, Field(ge=1)] = Field(
+        100, description="OpenSearch: buckets with fewer logs are stored as `no_data`."
+    )
+    deploy_query: str | None = Field(
+        None,
+        description="OpenSearch: query string matching deploy-marker logs (unset: no scan).",
+    )
+    environment_field: str = Field(
+        "service.environment", description="OpenSearch: log field naming the environment."
+    )
 
 
 class CheckMode(StrEnum):
@@ -137,7 +225,11 @@ class ErrorRateCheck(GateCheck):
         0.01, description="Highest acceptable error rate, 0 to 1."
     )
     window_minutes: Annotated[int, Field(ge=1)] = Field(
-        30, description="The period the error rate is measured over."
+        30, description="The highest rate observed in this many recent minutes is compared."
+    )
+    monitor: str = Field(
+        "error_rate",
+        description="Monitor series holding the rate: this name, or any name ending `.<name>`.",
     )
 
 
@@ -179,6 +271,20 @@ class FreezeWindow(_Section):
             raise ValueError(msg)
         return value
 
+    @model_validator(mode="after")
+    def _recurring_or_one_off(self) -> FreezeWindow:
+        # A window with half its definition would silently never be active.
+        if (self.cron is None) != (self.minutes is None):
+            msg = "a recurring freeze needs both `cron` and `minutes`"
+            raise ValueError(msg)
+        if (self.start is None) != (self.end is None):
+            msg = "a one-off freeze needs both `start` and `end`"
+            raise ValueError(msg)
+        if (self.cron is None) == (self.start is None):
+            msg = "a freeze is either recurring (`cron`, `minutes`) or one-off (`start`, `end`)"
+            raise ValueError(msg)
+        return self
+
 
 class GateChecks(_Section):
     """The checks a gate runs; a check left out is not run."""
@@ -207,6 +313,111 @@ class GatePolicy(_Section):
     checks: GateChecks = Field(default_factory=GateChecks, description="The checks to run.")
     freezes: list[FreezeWindow] = Field(
         default_factory=list, description="Freeze windows for this target."
+    )
+
+
+BackendKind = Literal[
+    "noop", "webhook", "github", "gitlab", "jenkins", "kubernetes", "argo_rollouts"
+]
+
+
+class BackendConfig(_Section):
+    """How promotions and rollbacks of a (service, environment) reach the deploying system.
+
+    Secrets are named, never given: `secret_env` and `token_env` hold environment variable
+    names. Targets without a matching entry use `noop`, which only records.
+    """
+
+    service: str = Field(description="Service name, or `*` for every service.")
+    environment: str = Field(description="Environment name, or `*` for every environment.")
+    kind: BackendKind = Field(
+        "noop",
+        description="`noop` (records only), `webhook`, `github`, `gitlab`, `jenkins`, `kubernetes` "
+        "or `argo_rollouts`.",
+    )
+    url: str | None = Field(
+        None, description="Webhook: receiver base URL; `/promote` or `/rollback` is appended."
+    )
+    secret_env: str | None = Field(
+        None, description="Webhook: environment variable holding the HMAC signing secret."
+    )
+    base_url: str | None = Field(
+        None,
+        description="API base URL: GitHub (default `https://api.github.com`), GitLab (default "
+        "`https://gitlab.com/api/v4`), Jenkins (required) or the Kubernetes API server "
+        "(default: in-cluster, else the kubeconfig).",
+    )
+    repo: str | None = Field(
+        None, description="GitHub `owner/name`, or GitLab project path, running the deployments."
+    )
+    workflow: str | None = Field(
+        None, description="GitHub: workflow file or id that `dispatch` starts."
+    )
+    ref: str = Field("main", description="GitHub / GitLab: git ref the dispatch runs on.")
+    job: str | None = Field(None, description="Jenkins: job path, e.g. `payments/api-deploy`.")
+    user: str | None = Field(None, description="Jenkins: user the API token belongs to.")
+    token_env: str | None = Field(
+        None,
+        description="Environment variable holding the GitHub, GitLab, Jenkins or Kubernetes token.",
+    )
+    namespace: str = Field("default", description="Kubernetes: namespace of the workload.")
+    name: str | None = Field(None, description="Kubernetes: the Deployment or Rollout name.")
+    container: str | None = Field(
+        None, description="Kubernetes: container whose image tag is the version (default first)."
+    )
+    mode: Literal["dispatch", "review"] = Field(
+        "dispatch",
+        description="Promotions: `dispatch` (start the workflow, pipeline or job) or `review` "
+        "(approve the deployment waiting for it).",
+    )
+    timeout_seconds: Annotated[float, Field(gt=0)] = Field(
+        10.0, description="Timeout of each HTTP request to the backend."
+    )
+    retries: Annotated[int, Field(ge=0, le=5)] = Field(
+        2, description="Retries after a 5xx or network error (same idempotency key)."
+    )
+
+    @model_validator(mode="after")
+    def _complete_for_kind(self) -> BackendConfig:
+        needed = {
+            "noop": (),
+            "webhook": ("url", "secret_env"),
+            "github": ("repo", "token_env") + (("workflow",) if self.mode == "dispatch" else ()),
+            "gitlab": ("repo", "token_env"),
+            "jenkins": ("base_url", "job", "user", "token_env"),
+            "kubernetes": ("name",),
+            "argo_rollouts": ("name",),
+        }[self.kind]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            msg = f"a `{self.kind}` backend needs {', '.join(f'`{name}`' for name in missing)}"
+            raise ValueError(msg)
+        return self
+
+
+NotifiedAction = Literal["request", "approve", "reject", "promote", "rollback", "hold", "unhold"]
+DEFAULT_ANNOUNCED: tuple[NotifiedAction, ...] = (
+    "request",
+    "approve",
+    "promote",
+    "rollback",
+    "hold",
+)
+
+
+class NotificationConfig(_Section):
+    """Where release actions are announced: a Slack incoming webhook or any HTTP endpoint."""
+
+    kind: Literal["slack", "webhook"] = Field(description="`slack` or `webhook` (JSON).")
+    url_env: str = Field(
+        description="Environment variable holding the URL (a Slack webhook URL is a secret)."
+    )
+    actions: list[NotifiedAction] = Field(
+        default_factory=lambda: list(DEFAULT_ANNOUNCED),
+        description="Which actions are announced (when they succeed or start).",
+    )
+    app_url: str = Field(
+        "http://localhost:8501", description="Flightdeck's address, for the link back."
     )
 
 
@@ -246,6 +457,14 @@ class Settings(BaseSettings):
     attribution_window_hours: Annotated[float, Field(gt=0)] = Field(
         24.0, description="How long before an incident a deployment may still have caused it."
     )
+    test_suite_types: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "end-to-end": ["*e2e*", "*end_to_end*", "*end-to-end*", "*browser*"],
+            "integration": ["*integration*"],
+            "unit": ["*unit*"],
+        },
+        description="Test kinds: kind -> globs on the suite path or class name (first match wins).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of the CLI, worker and app."
     )
@@ -257,6 +476,13 @@ class Settings(BaseSettings):
     )
     gates: list[GatePolicy] = Field(
         default_factory=list, description="Gate policies per (service, environment)."
+    )
+    backends: list[BackendConfig] = Field(
+        default_factory=list,
+        description="Deploy backends per (service, environment); the first match wins.",
+    )
+    notifications: list[NotificationConfig] = Field(
+        default_factory=list, description="Announcements of release actions."
     )
     auth: AuthConfig = Field(default_factory=AuthConfig, description="Sign-in and roles.")
     roles: dict[str, Role] = Field(

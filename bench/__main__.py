@@ -6,14 +6,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.collectors_bench import collector_rows
 from bench.common import run_measured, scratch_database
 from bench.import_bench import bench_import
+from bench.metrics_bench import metrics_rows
+from bench.monitoring_bench import monitoring_rows
+from bench.pages_bench import bench_pages
 
 BACKENDS = ("sqlite", "postgresql")
 
 
 def main(argv: list[str]) -> None:
-    """Print import throughput/memory for 50k and 200k lines and the medium demo's time."""
+    """Print import throughput/memory, the medium demo's time and the collector benchmarks."""
     rows: list[tuple[str, str, str, str]] = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
@@ -44,6 +48,18 @@ def main(argv: list[str]) -> None:
                     )
                 )
                 print(*rows[-1], sep=" | ", flush=True)
+        if "--no-collectors" not in argv:
+            rows.extend(collector_rows(BACKENDS, folder))
+        if "--no-monitoring" not in argv:
+            rows.extend(monitoring_rows(BACKENDS, folder))
+        if "--no-metrics" not in argv:
+            scale = (
+                argv[argv.index("--metrics-scale") + 1] if "--metrics-scale" in argv else "large"
+            )
+            rows.extend(metrics_rows(scale))
+        if "--no-pages" not in argv:
+            scale = argv[argv.index("--pages-scale") + 1] if "--pages-scale" in argv else "medium"
+            rows.extend((*row, "-") for row in bench_pages(scale))
     print("\n| benchmark | database | time | peak memory |\n|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")

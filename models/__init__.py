@@ -3,24 +3,44 @@
 from models.base import Base
 from models.catalog import Service
 from models.cicd import Build, Deployment, DeploymentCommit, TestCase
-from models.collection import CollectorRun, CollectorState
+from models.collection import (
+    CollectorRun,
+    CollectorState,
+    CollectRequest,
+    HttpCacheEntry,
+    WebhookDelivery,
+)
 from models.incidents import Incident, MonitorState
-from models.releases import AuditEvent, ReleaseAction
+from models.metrics import (
+    AttributionState,
+    DeploymentAttribution,
+    FailureCause,
+    IncidentAttribution,
+)
+from models.releases import AuditEvent, ReleaseAction, ReleaseEnvironment
 from models.vcs import Commit, PullRequest
 
 __all__ = [
+    "AttributionState",
     "AuditEvent",
     "Base",
     "Build",
+    "CollectRequest",
     "CollectorRun",
     "CollectorState",
     "Commit",
     "Deployment",
+    "DeploymentAttribution",
     "DeploymentCommit",
+    "FailureCause",
+    "HttpCacheEntry",
     "Incident",
+    "IncidentAttribution",
     "MonitorState",
     "PullRequest",
     "ReleaseAction",
+    "ReleaseEnvironment",
     "Service",
     "TestCase",
+    "WebhookDelivery",
 ]

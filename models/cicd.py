@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, JSONValue
@@ -70,6 +80,9 @@ class Deployment(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index(None, "service", "environment", "finished_at"),
+        # The DORA engine's change check reads these two from indexes only (0002_metrics).
+        Index(None, "status"),
+        Index(None, "source_updated_at"),
     )
     natural_key = ("source", "external_id")
     update_time = "source_updated_at"
@@ -96,13 +109,23 @@ class Deployment(Base):
 
 
 class DeploymentCommit(Base):
-    """Derived: a commit that `deployment` shipped first (DESIGN §4, shipped commits C(d))."""
+    """Derived: a commit that `deployment` shipped first (DESIGN §4, shipped commits C(d)).
+
+    `lead_time_us` is the deployment's finish minus the commit's `authored_at`, in
+    microseconds; NULL when the commit has no record (it was shipped but gives no sample).
+    """
 
     __tablename__ = "deployment_commits"
-    __table_args__ = (UniqueConstraint("deployment_id", "repo", "sha"), Index(None, "repo", "sha"))
+    __table_args__ = (
+        UniqueConstraint("deployment_id", "repo", "sha"),
+        Index(None, "repo", "sha"),
+        # Lead-time queries read the samples of a deployment from this index alone.
+        Index(None, "deployment_id", "lead_time_us"),
+    )
     natural_key = ("deployment_id", "repo", "sha")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"))
     repo: Mapped[str] = mapped_column(String(255))
     sha: Mapped[str] = mapped_column(String(64))
+    lead_time_us: Mapped[int | None] = mapped_column(BigInteger)

@@ -7,6 +7,7 @@ errors, and foreign keys enforced as PostgreSQL does.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Mapping
 from operator import itemgetter
 from pathlib import Path
@@ -153,10 +154,13 @@ def _upsert_postgresql(
     the single INSERT applies the same conflict rules as on SQLite.
     """
     quote = connection.dialect.identifier_preparer.quote
-    stage = f"_stage_{table.name}"
     column_list = ", ".join(quote(name) for name in columns)
+    # One staging table per target and column set, kept for the whole transaction and
+    # emptied after each batch: creating one per batch would pile up a lock per table
+    # until commit and exhaust max_locks_per_transaction on a long import.
+    stage = f"_stage_{table.name}_{zlib.crc32(column_list.encode()):08x}"
     connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "  # noqa: S608 - our own identifiers
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "  # noqa: S608 - our own identifiers
         f"SELECT {column_list} FROM {quote(table.name)} WITH NO DATA"
     )
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -166,4 +170,4 @@ def _upsert_postgresql(
     staged = sql_table(stage, *(sql_column(name) for name in columns))
     insert = postgresql.insert(table).from_select(columns, select(*staged.c))
     connection.execute(_on_conflict(insert, model, table, columns))
-    connection.exec_driver_sql(f"DROP TABLE {stage}")
+    connection.exec_driver_sql(f"TRUNCATE {stage}")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Base, Build, Commit, Deployment
@@ -134,3 +134,32 @@ def test_timestamps_come_back_as_aware_utc(sessions: sessionmaker[Session]) -> N
 def test_a_naive_timestamp_is_refused(sessions: sessionmaker[Session]) -> None:
     with pytest.raises(ValueError, match="naive datetime"), sessions.begin() as session:
         upsert(session, Deployment, [deployment(source_updated_at=datetime(2026, 3, 1))])  # noqa: DTZ001
+
+
+def test_many_batches_in_one_transaction_keep_the_lock_count_flat(
+    sessions: sessionmaker[Session],
+) -> None:
+    def commit(number: int) -> dict[str, object]:
+        return {
+            "repo": "acme/api",
+            "sha": f"{number:08x}",
+            "parents": [],
+            "author": None,
+            "authored_at": T0,
+            "committed_at": None,
+            "message": None,
+        }
+
+    with sessions.begin() as session:
+        for number in range(300):
+            upsert(session, Commit, [commit(number)])
+        if session.get_bind().dialect.name == "postgresql":
+            # A staging table per batch would hold a lock each until commit and, on a long
+            # import, exhaust max_locks_per_transaction.
+            held = session.scalar(
+                text("SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()")
+            )
+            assert held is not None and held < 50
+
+    with sessions() as session:
+        assert len(session.scalars(select(Commit.sha)).all()) == 300

@@ -1,0 +1,1 @@
+"""Release control (DESIGN §7): gates, release actions, deploy backends, roles."""
