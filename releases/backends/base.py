@@ -8,8 +8,14 @@ action is allowed; the actions module has done that before it calls one. The req
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+from errors import ConfigError
+
+if TYPE_CHECKING:
+    from settings import BackendConfig
 
 
 @dataclass(frozen=True)
@@ -90,3 +96,19 @@ class Reconcilable(Protocol):
     def status(self, ref: str) -> FinalState | None:
         """The operation's final state, or None while it still runs."""
         ...
+
+
+def secret_from_env(config: BackendConfig, variable: str | None, what: str = "token") -> str:
+    """Read a backend's credential from the environment variable its config names.
+
+    Raises:
+        ConfigError: The variable is unset or empty; the message names it, never a value.
+    """
+    value = os.environ.get(variable or "")
+    if not value:
+        msg = (
+            f"the {config.kind} backend of {config.service}/{config.environment} reads its "
+            f"{what} from ${variable}, which is not set"
+        )
+        raise ConfigError(msg)
+    return value

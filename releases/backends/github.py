@@ -10,14 +10,13 @@ belong to a required reviewer. Rollbacks always dispatch.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from errors import BackendRejected, ConfigError
-from releases.backends.base import BackendRequest, BackendResult, FinalState
+from errors import BackendRejected
+from releases.backends.base import BackendRequest, BackendResult, FinalState, secret_from_env
 from releases.backends.http import send
 from settings import BackendConfig
 
@@ -46,13 +45,7 @@ class GitHubBackend:
         Raises:
             ConfigError: The token variable is not set.
         """
-        token = os.environ.get(config.token_env or "")
-        if not token:
-            msg = (
-                f"the github backend of {config.service}/{config.environment} reads its token "
-                f"from ${config.token_env}, which is not set"
-            )
-            raise ConfigError(msg)
+        token = secret_from_env(config, config.token_env)
         return cls(
             (config.base_url or DEFAULT_BASE_URL).rstrip("/"),
             str(config.repo),

@@ -10,15 +10,14 @@ after approval). The token (`PRIVATE-TOKEN`) acts as its user. Rollbacks always 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from errors import BackendRejected, ConfigError
-from releases.backends.base import BackendRequest, BackendResult
+from errors import BackendRejected
+from releases.backends.base import BackendRequest, BackendResult, secret_from_env
 from releases.backends.http import send
 from settings import BackendConfig
 
@@ -45,13 +44,7 @@ class GitLabBackend:
         Raises:
             ConfigError: The token variable is not set.
         """
-        token = os.environ.get(config.token_env or "")
-        if not token:
-            msg = (
-                f"the gitlab backend of {config.service}/{config.environment} reads its token "
-                f"from ${config.token_env}, which is not set"
-            )
-            raise ConfigError(msg)
+        token = secret_from_env(config, config.token_env)
         return cls(
             (config.base_url or DEFAULT_BASE_URL).rstrip("/"),
             str(config.repo),

@@ -9,14 +9,13 @@ token's user. HTTP Basic with the user's API token needs no CSRF crumb.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from errors import BackendRejected, ConfigError
-from releases.backends.base import BackendRequest, BackendResult
+from errors import BackendRejected
+from releases.backends.base import BackendRequest, BackendResult, secret_from_env
 from releases.backends.http import send
 from settings import BackendConfig
 
@@ -41,13 +40,7 @@ class JenkinsBackend:
         Raises:
             ConfigError: The token variable is not set.
         """
-        token = os.environ.get(config.token_env or "")
-        if not token:
-            msg = (
-                f"the jenkins backend of {config.service}/{config.environment} reads its token "
-                f"from ${config.token_env}, which is not set"
-            )
-            raise ConfigError(msg)
+        token = secret_from_env(config, config.token_env)
         return cls(
             str(config.base_url).rstrip("/"),
             str(config.job),

@@ -17,7 +17,6 @@ read, the server refuses the patch instead of Flightdeck overwriting it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,8 +27,8 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from errors import BackendRejected, BackendUnavailable, ConfigError
-from releases.backends.base import BackendRequest, BackendResult
+from errors import BackendRejected, BackendUnavailable
+from releases.backends.base import BackendRequest, BackendResult, secret_from_env
 from settings import BackendConfig
 
 ARGO = ("argoproj.io", "v1alpha1", "rollouts")
@@ -82,15 +81,8 @@ class _Cluster:
 
     @classmethod
     def from_config(cls, settings: BackendConfig) -> _Cluster:
-        token = None
-        if settings.token_env:
-            token = os.environ.get(settings.token_env)
-            if not token:
-                msg = (
-                    f"the {settings.kind} backend of {settings.service}/{settings.environment} "
-                    f"reads its token from ${settings.token_env}, which is not set"
-                )
-                raise ConfigError(msg)
+        # A cluster may be reached without a token (in-cluster or a local proxy).
+        token = secret_from_env(settings, settings.token_env) if settings.token_env else None
         return cls(
             settings.base_url,
             token,

@@ -14,14 +14,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import time
 from dataclasses import dataclass
 
 import httpx
 
-from errors import BackendRejected, ConfigError
-from releases.backends.base import BackendRequest, BackendResult, FinalState
+from errors import BackendRejected
+from releases.backends.base import BackendRequest, BackendResult, FinalState, secret_from_env
 from releases.backends.http import send
 from settings import BackendConfig
 
@@ -49,13 +48,7 @@ class WebhookBackend:
         Raises:
             ConfigError: The secret variable is not set.
         """
-        secret = os.environ.get(config.secret_env or "")
-        if not secret:
-            msg = (
-                f"the webhook backend of {config.service}/{config.environment} reads its "
-                f"secret from ${config.secret_env}, which is not set"
-            )
-            raise ConfigError(msg)
+        secret = secret_from_env(config, config.secret_env, "secret")
         return cls(
             str(config.url).rstrip("/"), secret.encode(), config.timeout_seconds, config.retries
         )
