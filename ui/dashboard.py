@@ -19,18 +19,16 @@ from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 import metrics
-from errors import DatabaseUnavailable
 from metrics import drilldown
 from metrics.scope import Filters, resolve
 from metrics.summary import Period, bucket_boundaries
 from reports import build_health, delivery
 from reports.dimensions import Dimensions, dimensions
 from reports.freshness import StaleStream, stale_streams
-from ui.context import sessions, settings_or_stop
+from ui.context import database_errors, sessions, settings_or_stop
 from ui.filters import DashboardFilters
 
 CACHE_SECONDS = 30
@@ -54,13 +52,8 @@ DRILLS = {
 @contextmanager
 def _reading() -> Iterator[Session]:
     """A session whose work is committed; an unreadable database becomes `DatabaseUnavailable`."""
-    try:
-        with sessions().begin() as session:
-            yield session
-    except (OperationalError, ProgrammingError) as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        msg = f"the database cannot be read ({reason}); run `python cli.py init-db`"
-        raise DatabaseUnavailable(msg) from exc
+    with database_errors(), sessions().begin() as session:
+        yield session
 
 
 def _read(work: Callable[[Session], T]) -> T:

@@ -7,11 +7,9 @@ arguments, so reruns and filter changes do not hit the database again.
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy.exc import OperationalError
 
-from errors import DatabaseUnavailable
 from reports.inventory import Inventory, data_inventory
-from ui.context import sessions
+from ui.context import database_errors, sessions
 
 CACHE_SECONDS = 30
 
@@ -23,10 +21,5 @@ def inventory() -> Inventory:
     Raises:
         DatabaseUnavailable: The database cannot be reached or is not migrated.
     """
-    try:
-        with sessions()() as session:
-            return data_inventory(session)
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        msg = f"the database cannot be read ({reason}); run `python cli.py init-db`"
-        raise DatabaseUnavailable(msg) from exc
+    with database_errors(), sessions()() as session:
+        return data_inventory(session)

@@ -13,12 +13,9 @@ import csv
 import hashlib
 import io
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import streamlit as st
-from sqlalchemy.exc import OperationalError
 
 from errors import DatabaseUnavailable
 from releases import actions
@@ -28,7 +25,7 @@ from releases.board import EnvironmentBoard, PendingRequest, release_board
 from releases.board import services as board_services
 from releases.gates import GateEvaluation, evaluate, target_for
 from releases.roles import Actor
-from ui.context import sessions, settings_or_stop
+from ui.context import database_errors, sessions, settings_or_stop
 
 __all__ = [
     "ActionResult",
@@ -40,16 +37,6 @@ __all__ = [
 ]
 
 _NONCE_KEY = "release_session_nonce"
-
-
-@contextmanager
-def _database() -> Iterator[None]:
-    try:
-        yield
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        msg = f"the database cannot be read ({reason}); run `python cli.py init-db`"
-        raise DatabaseUnavailable(msg) from exc
 
 
 def intent_key(actor: Actor, action: str, *parts: object) -> str:
@@ -65,7 +52,7 @@ def services() -> list[str]:
     Raises:
         DatabaseUnavailable: The database cannot be read.
     """
-    with _database(), sessions()() as session:
+    with database_errors(), sessions()() as session:
         return board_services(session, settings_or_stop())
 
 
@@ -75,7 +62,7 @@ def board(service: str) -> list[EnvironmentBoard]:
     Raises:
         DatabaseUnavailable: The database cannot be read.
     """
-    with _database(), sessions()() as session:
+    with database_errors(), sessions()() as session:
         return release_board(session, settings_or_stop(), service, datetime.now(UTC))
 
 
@@ -86,7 +73,7 @@ def preview_gate(service: str, environment: str, version: str) -> GateEvaluation
     """
     settings = settings_or_stop()
     try:
-        with _database(), sessions()() as session:
+        with database_errors(), sessions()() as session:
             target = target_for(session, settings, service, environment, version)
             return evaluate(session, settings, target, datetime.now(UTC))
     except DatabaseUnavailable:
@@ -195,7 +182,7 @@ def audit(wanted: AuditFilter) -> list[AuditRow]:
     Raises:
         DatabaseUnavailable: The database cannot be read.
     """
-    with _database(), sessions()() as session:
+    with database_errors(), sessions()() as session:
         return audit_rows(session, wanted)
 
 

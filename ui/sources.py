@@ -6,31 +6,17 @@ here: the worker (`python cli.py worker`) picks the request up within seconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import streamlit as st
-from sqlalchemy.exc import OperationalError
 
 from collectors.status import StreamStatus, request_run, stream_statuses
 from collectors.streams import configured_streams
-from errors import DatabaseUnavailable
 from releases.roles import Actor
-from ui.context import sessions, settings_or_stop
+from ui.context import database_errors, sessions, settings_or_stop
 
 CACHE_SECONDS = 10
-
-
-@contextmanager
-def _database() -> Iterator[None]:
-    try:
-        yield
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        msg = f"the database cannot be read ({reason}); run `python cli.py init-db`"
-        raise DatabaseUnavailable(msg) from exc
 
 
 @dataclass(frozen=True)
@@ -80,7 +66,7 @@ def source_rows() -> list[SourceRow]:
         DatabaseUnavailable: The database cannot be reached or is not migrated.
     """
     streams = [(s.key, s.spec.description) for s in configured_streams(settings_or_stop())]
-    with _database(), sessions()() as session:
+    with database_errors(), sessions()() as session:
         statuses = stream_statuses(session, streams)
     now = datetime.now(UTC)
     return [
@@ -117,7 +103,7 @@ def run_now(actor: Actor, stream: str) -> bool:
     if not can_run_now(actor):
         msg = f"{actor.name} ({actor.role}) may not start collections; admins can"
         raise PermissionError(msg)
-    with _database(), sessions().begin() as session:
+    with database_errors(), sessions().begin() as session:
         filed = request_run(session, stream, actor.name, datetime.now(UTC))
     source_rows.clear()
     return filed
