@@ -2,6 +2,8 @@
 
 Each command loads the settings, opens the database and calls one function of the library;
 user errors end with a one-line reason on stderr and exit code 1, never a traceback.
+Commands import their library modules when they run: a command line is a new process
+each time, and loading every command's machinery would cost more than most commands do.
 """
 
 from __future__ import annotations
@@ -11,22 +13,16 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from sqlalchemy.orm import Session, sessionmaker
 
 from errors import FlightdeckError, ImportRejected, InputError
-from ingest.catalog import sync_catalog
-from ingest.demo import SCALES, write_demo
-from ingest.ndjson import import_files
 from models.db import make_engine, session_factory
-from models.migrate import upgrade
-from reports.inventory import data_inventory
+from models.migrate import is_current, upgrade
 from settings import Settings, load_settings
 
 app = typer.Typer(
@@ -59,7 +55,8 @@ def _user_errors() -> Iterator[None]:
 
 def _migrated(settings: Settings) -> sessionmaker[Session]:
     engine = make_engine(settings.database_url)
-    upgrade(engine)
+    if not is_current(engine):
+        upgrade(engine)
     return session_factory(engine)
 
 
@@ -71,6 +68,8 @@ def _print_counts(verb: str, written: Counter[str]) -> None:
 @app.command("init-db")
 def init_db() -> None:
     """Create or upgrade the database schema (alembic upgrade head) and load the catalog."""
+    from ingest.catalog import sync_catalog
+
     with _user_errors():
         settings = load_settings()
         sessions = _migrated(settings)
@@ -114,6 +113,9 @@ def demo(
     ] = False,
 ) -> None:
     """Fill the database with a realistic synthetic organisation."""
+    from ingest.demo import SCALES, write_demo
+    from reports.inventory import data_inventory
+
     with _user_errors():
         if scale not in SCALES:
             msg = f"--scale: unknown scale {scale!r} (expected {', '.join(SCALES)})"
@@ -139,6 +141,12 @@ def import_(
     ] = False,
 ) -> None:
     """Import NDJSON event files; nothing is written if any line is invalid."""
+    from functools import partial
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from ingest.ndjson import import_files
+
     with _user_errors():
         sessions = _migrated(load_settings())
         total = sum(path.stat().st_size for path in files if path.is_file())
@@ -163,7 +171,6 @@ def gate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
 ) -> None:
     """Evaluate the gate for promoting a version now; exit 1 unless it passes (a CI step)."""
-    # Imported here so the other commands start without the release-control modules.
     from releases.actions import pending_decisions
     from releases.gates import evaluate, target_for
 
@@ -217,7 +224,6 @@ def collect(
     ] = None,
 ) -> None:
     """Collect every configured stream once; Ctrl-C stops after the current page."""
-    # Imported here so that other commands start without loading the HTTP clients.
     from collectors.runner import Runner, stop_on_signals
     from collectors.streams import configured_streams, select_streams
 
@@ -290,8 +296,6 @@ def metrics_(
     ] = 2023,
 ) -> None:
     """Print the five DORA metrics (plus time to restore and unattributed incidents)."""
-    import json
-
     from metrics import EngineConfig, Filters, GroupBy, dora_summary
     from metrics.text import summary_table
 

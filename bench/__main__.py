@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.collectors_bench import collector_rows
 from bench.common import run_measured, scratch_database
-from bench.import_bench import bench_import
+from bench.import_bench import bench_import, bench_import_inside
 from bench.metrics_bench import metrics_rows
 from bench.monitoring_bench import monitoring_rows
 from bench.pages_bench import bench_pages
@@ -33,6 +33,16 @@ def main(argv: list[str]) -> None:
                     )
                 )
                 print(*rows[-1], sep=" | ", flush=True)
+            rate = bench_import_inside(backend, 200_000, folder)
+            rows.append(
+                (
+                    "import 200k lines, import_files alone (no process start)",
+                    backend,
+                    f"{200_000 / rate:.1f} s ({rate:,.0f} records/s)",
+                    "-",
+                )
+            )
+            print(*rows[-1], sep=" | ", flush=True)
         if "--no-demo" not in argv:
             for backend in BACKENDS:
                 with scratch_database(backend, folder) as url:

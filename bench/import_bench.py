@@ -2,18 +2,27 @@
 
 The file mixes record types as a real CI export does (per commit: a build and its test
 cases; deployments and incidents now and then). Peak memory is measured for two file sizes
-to show it does not grow with the file.
+to show it does not grow with the file. `cli.py import` is timed as a whole process; the
+import alone (`import_files`, after the interpreter has loaded its modules) is timed too,
+in a child process: `python -m bench.import_bench inside URL FILE`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import statistics
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import Measured, run_measured, scratch_database
+from bench.common import ROOT, Measured, run_measured, scratch_database
+
+INSIDE_RUNS = 3
 
 
 def write_events(path: Path, lines: int, seed: int = 1) -> None:
@@ -111,3 +120,42 @@ def bench_import(backend: str, lines: int, folder: Path) -> tuple[Measured, floa
         run_measured(["init-db"], url)
         measured = run_measured(["import", str(path)], url)
     return measured, lines / measured.seconds
+
+
+def bench_import_inside(backend: str, lines: int, folder: Path) -> float:
+    """Records/s of `import_files` alone into an empty database (median of a few runs)."""
+    path = folder / f"events-{lines}.ndjson"
+    if not path.exists():
+        write_events(path, lines)
+    rates = []
+    for _ in range(INSIDE_RUNS):
+        with scratch_database(backend, folder) as url:
+            run_measured(["init-db"], url)
+            env = os.environ | {"FLIGHTDECK_CONFIG": os.devnull}
+            seconds = subprocess.run(
+                [sys.executable, "-m", "bench.import_bench", "inside", url, str(path)],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            rates.append(lines / float(seconds))
+    return statistics.median(rates)
+
+
+def _inside(url: str, path: Path) -> None:
+    """Print the seconds `import_files` takes for `path` (the modules are loaded first)."""
+    from ingest.ndjson import import_files
+    from models.db import make_engine, session_factory
+
+    engine = make_engine(url)
+    started = time.perf_counter()
+    import_files(session_factory(engine), [path])
+    print(time.perf_counter() - started)
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["inside"]:
+        _inside(sys.argv[2], Path(sys.argv[3]))

@@ -54,7 +54,7 @@ from ingest.records import (
     ServiceRecord,
     TestCaseRecord,
 )
-from ingest.writer import RecordWriter
+from ingest.writer import RecordWriter, bulk_writing
 
 SOURCE = "demo"
 ORG = "acme"
@@ -305,7 +305,7 @@ def write_demo(
     Returns:
         Rows written per table.
     """
-    with sessions.begin() as session:
+    with bulk_writing(), sessions.begin() as session:
         writer = RecordWriter(session)
         for record in generate(scale, seed=seed, end=end):
             writer.add(record)

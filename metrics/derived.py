@@ -380,7 +380,7 @@ def load_deployments(session: Session, service: str) -> list[DeploymentFacts]:
             fixes=row.fixes,
             commits=None if row.commits is None else tuple(row.commits),
         )
-        for row in session.execute(statement)
+        for row in session.connection().execute(statement)
     ]
 
 
@@ -411,7 +411,7 @@ def load_incidents(session: Session, service: str) -> list[IncidentFacts]:
             root_cause_sha=row.root_cause_sha,
             version=row.version,
         )
-        for row in session.execute(statement)
+        for row in session.connection().execute(statement)
     ]
 
 
@@ -424,7 +424,8 @@ def load_graphs(session: Session, repos: Iterable[str]) -> dict[str, CommitGraph
         statement = select(Commit.repo, Commit.sha, Commit.parents, Commit.authored_at).where(
             Commit.repo.in_(wanted)
         )
-        for repo, sha, commit_parents, authored_at in session.execute(statement):
+        # Core, not the ORM: these are plain rows, and a large repository has a million.
+        for repo, sha, commit_parents, authored_at in session.connection().execute(statement):
             parents[repo][sha] = commit_parents or []
             authored[repo][sha] = authored_at
     return {repo: CommitGraph(parents[repo], authored[repo]) for repo in wanted}

@@ -7,8 +7,10 @@ errors, and foreign keys enforced as PostgreSQL does.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, cast
@@ -36,6 +38,7 @@ from sqlalchemy.sql.dml import Insert
 from models.base import Base
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_SQLITE = sqlite.dialect()
 
 
 def _tune_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -81,25 +84,64 @@ def upsert(session: Session, model: type[Base], rows: Iterable[Mapping[str, Any]
     Returns:
         The number of distinct rows written or offered (conflicting stale rows included).
     """
-    key = model.natural_key
-    distinct = list({tuple(row[column] for column in key): row for row in rows}.values())
-    if not distinct:
+    remaining = iter(rows)
+    first = next(remaining, None)
+    if first is None:
         return 0
-    table = cast(Table, model.__table__)
     connection = session.connection()
-    columns = list(distinct[0])
-    values = _bound_values(connection.dialect, table, columns, distinct)
-    if connection.dialect.name == "postgresql":
-        _upsert_postgresql(connection, model, table, columns, values)
+    dialect = connection.dialect
+    columns = tuple(first)
+    if dialect.name == "postgresql":
+        # COPY stages the rows in their own column order.
+        values = _distinct_values(dialect, model, columns, chain((first,), remaining))
+        _upsert_postgresql(connection, model, columns, values)
     else:
-        insert = _on_conflict(sqlite.insert(table), model, table, columns)
-        compiled = insert.compile(dialect=connection.dialect, column_keys=columns)
-        # Positional parameters follow the compiled statement's order, not the rows'.
-        order = [columns.index(name) for name in compiled.positiontup or columns]
-        connection.exec_driver_sql(
-            compiled.string, [tuple(row[index] for index in order) for row in values]
-        )
-    return len(distinct)
+        statement, order = _sqlite_statement(model, columns)
+        values = _distinct_values(dialect, model, order, chain((first,), remaining))
+        connection.exec_driver_sql(statement, values)
+    return len(values)
+
+
+@functools.cache
+def _sqlite_statement(model: type[Base], columns: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """The SQLite upsert statement for a table and column set, and its parameters' order.
+
+    Compiled once per table and column set: compiling costs more than a batch of rows.
+    """
+    table = cast(Table, model.__table__)
+    insert = _on_conflict(sqlite.insert(table), model, table, list(columns))
+    compiled = insert.compile(dialect=_SQLITE, column_keys=list(columns))
+    return compiled.string, tuple(compiled.positiontup or columns)
+
+
+def _distinct_values(
+    dialect: Dialect, model: type[Base], order: tuple[str, ...], rows: Iterable[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Convert rows to DBAPI parameter tuples in `order`, the last row of each key kept.
+
+    The columns' own bind processors do the conversion (UTC, JSON...): this is what
+    `session.execute(insert, rows)` does per row, without the layers around it that cost
+    more than the database itself at import volumes.
+    """
+    table = cast(Table, model.__table__)
+    values_of = itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
+    key_of = itemgetter(*(order.index(name) for name in model.natural_key))
+    conversions = [
+        (position, process)
+        for position, name in enumerate(order)
+        # dialect_impl resolves variants (JSON -> JSONB on PostgreSQL) and decorators.
+        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+    ]
+    distinct: dict[Any, tuple[Any, ...]] = {}
+    for row in rows:
+        values = values_of(row)
+        if conversions:
+            converted = list(values)
+            for position, process in conversions:
+                converted[position] = process(converted[position])
+            values = tuple(converted)
+        distinct[key_of(values)] = values
+    return list(distinct.values())
 
 
 def _on_conflict(
@@ -117,35 +159,10 @@ def _on_conflict(
     return insert.on_conflict_do_update(index_elements=key, set_=updated, where=newer)
 
 
-def _bound_values(
-    dialect: Dialect, table: Table, columns: list[str], rows: list[Mapping[str, Any]]
-) -> list[tuple[Any, ...]]:
-    """Convert rows to DBAPI values with the columns' own bind processors (UTC, JSON...).
-
-    This is what `session.execute(insert, rows)` does per row, without the layers around it
-    that cost more than the database itself at import volumes.
-    """
-    values_of = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
-    conversions = [
-        (position, process)
-        for position, name in enumerate(columns)
-        # dialect_impl resolves variants (JSON -> JSONB on PostgreSQL) and decorators.
-        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-    ]
-    converted = []
-    for row in rows:
-        values = list(values_of(row))
-        for position, process in conversions:
-            values[position] = process(values[position])
-        converted.append(tuple(values))
-    return converted
-
-
 def _upsert_postgresql(
     connection: Connection,
     model: type[Base],
-    table: Table,
-    columns: list[str],
+    columns: tuple[str, ...],
     values: list[tuple[Any, ...]],
 ) -> None:
     """COPY the rows into a temporary table, then INSERT ... SELECT ... ON CONFLICT once.
@@ -153,6 +170,7 @@ def _upsert_postgresql(
     COPY is PostgreSQL's bulk path: several times faster than row-by-row statements, and
     the single INSERT applies the same conflict rules as on SQLite.
     """
+    table = cast(Table, model.__table__)
     quote = connection.dialect.identifier_preparer.quote
     column_list = ", ".join(quote(name) for name in columns)
     # One staging table per target and column set, kept for the whole transaction and
@@ -168,6 +186,6 @@ def _upsert_postgresql(
         for row in values:
             copy.write_row(row)
     staged = sql_table(stage, *(sql_column(name) for name in columns))
-    insert = postgresql.insert(table).from_select(columns, select(*staged.c))
-    connection.execute(_on_conflict(insert, model, table, columns))
+    insert = postgresql.insert(table).from_select(list(columns), select(*staged.c))
+    connection.execute(_on_conflict(insert, model, table, list(columns)))
     connection.exec_driver_sql(f"TRUNCATE {stage}")

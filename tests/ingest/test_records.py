@@ -12,7 +12,7 @@ def test_every_stored_field_of_a_record_is_a_column_of_its_table(record_type: st
     record = RECORD_TYPES[record_type]
     columns = set(record.table.__table__.columns.keys())
 
-    stored = {column for _, column in record._columns}
+    stored = set(record._columns)
 
     assert stored <= columns
     # What the table needs and no record field fills must be derived or defaulted.

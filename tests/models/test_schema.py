@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import DateTime, Engine, inspect, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Base, Build, Commit, Deployment
+from models.base import UTCDateTime
 from models.db import make_engine, upsert
-from models.migrate import downgrade, upgrade
+from models.migrate import HEADS, downgrade, is_current, upgrade
+from settings import PROJECT_ROOT
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -45,12 +51,37 @@ def test_downgrade_removes_every_table_and_upgrade_restores_them(database_url: s
     try:
         downgrade(engine, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+        assert not is_current(engine)
 
         upgrade(engine)
         assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+        assert is_current(engine)
     finally:
         upgrade(engine)
         engine.dispose()
+
+
+def test_one_branch_behind_is_not_current(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        downgrade(engine, "0003_collectors@-1")
+        assert not is_current(engine)
+    finally:
+        upgrade(engine)
+        engine.dispose()
+
+
+def test_a_database_never_migrated_is_not_current(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+
+    assert not is_current(engine)
+    engine.dispose()
+
+
+def test_the_known_heads_are_the_migration_scripts_heads() -> None:
+    scripts = ScriptDirectory.from_config(Config(PROJECT_ROOT / "alembic.ini"))
+
+    assert set(scripts.get_heads()) == HEADS
 
 
 def test_upsert_twice_stores_one_row_with_the_same_id(sessions: sessionmaker[Session]) -> None:
@@ -134,6 +165,44 @@ def test_timestamps_come_back_as_aware_utc(sessions: sessionmaker[Session]) -> N
 def test_a_naive_timestamp_is_refused(sessions: sessionmaker[Session]) -> None:
     with pytest.raises(ValueError, match="naive datetime"), sessions.begin() as session:
         upsert(session, Deployment, [deployment(source_updated_at=datetime(2026, 3, 1))])  # noqa: DTZ001
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 0, 5, 123, tzinfo=UTC),
+        datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 3, 1, 0, 30, tzinfo=ZoneInfo("Europe/Berlin")),
+    ],
+)
+def test_sqlite_stores_timestamps_as_sqlalchemy_datetime_text(value: datetime) -> None:
+    dialect = sqlite.dialect()
+    sqlalchemy_text = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    ours = UTCDateTime().bind_processor(dialect)
+    assert sqlalchemy_text is not None
+    assert ours is not None
+
+    assert ours(value) == sqlalchemy_text(value.astimezone(UTC).replace(tzinfo=None))
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "2026-03-01 12:00:00.000000",
+        "2026-03-01 12:00:05.000123",
+        "2026-03-01 12:00:00",
+        "2026-03-01",
+    ],
+)
+def test_sqlite_reads_timestamps_as_sqlalchemy_datetime_does(stored: str) -> None:
+    dialect = sqlite.dialect()
+    sqlalchemy_datetime = DateTime().dialect_impl(dialect).result_processor(dialect, None)
+    ours = UTCDateTime().result_processor(dialect, None)
+    assert sqlalchemy_datetime is not None
+    assert ours is not None
+
+    assert ours(stored) == sqlalchemy_datetime(stored).replace(tzinfo=UTC)
 
 
 def test_many_batches_in_one_transaction_keep_the_lock_count_flat(
