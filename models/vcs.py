@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, JSONValue
@@ -31,7 +31,7 @@ class PullRequest(Base):
     """A pull or merge request; its times split lead time into coding, review and waiting."""
 
     __tablename__ = "pull_requests"
-    __table_args__ = (UniqueConstraint("repo", "number"),)
+    __table_args__ = (UniqueConstraint("repo", "number"), Index(None, "merged_at"))
     natural_key = ("repo", "number")
     update_time = "source_updated_at"
 

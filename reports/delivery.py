@@ -297,7 +297,7 @@ def pull_request_stages(session: Session, scope: Scope) -> list[PullRequestStage
                 repos.setdefault(repo, name)
     if not repos:
         return []
-    merged = session.execute(
+    statement = (
         select(
             PullRequest.repo,
             PullRequest.number,
@@ -307,15 +307,17 @@ def pull_request_stages(session: Session, scope: Scope) -> list[PullRequestStage
             PullRequest.merged_at,
             PullRequest.merge_commit_sha,
         )
-        .where(
-            PullRequest.repo.in_(list(repos)),
-            PullRequest.merged_at >= scope.since,
-            PullRequest.merged_at < scope.until,
-        )
+        .where(PullRequest.merged_at >= scope.since, PullRequest.merged_at < scope.until)
         .order_by(PullRequest.merged_at)
-    ).all()
+    )
+    if scope.services is not None:
+        # A few services' repositories: their index narrows best. For every service, a
+        # list of all repositories would make SQLite walk that index over the whole table
+        # instead of the window's slice of `merged_at`, so the repositories are checked below.
+        statement = statement.where(PullRequest.repo.in_(list(repos)))
+    merged = [row for row in session.connection().execute(statement) if row.repo in repos]
     # Each service's production deployments from the window on: (commit time, finish, sha).
-    deployed = session.execute(
+    production = (
         select(
             DeploymentAttribution.service,
             DeploymentAttribution.finished_at,
@@ -331,7 +333,8 @@ def pull_request_stages(session: Session, scope: Scope) -> list[PullRequestStage
             DeploymentAttribution.label != "rollback",
         )
         .order_by(DeploymentAttribution.finished_at)
-    ).all()
+    )
+    deployed = session.connection().execute(production).all()
     finishes: dict[str, list[datetime]] = defaultdict(list)
     commits: dict[str, list[tuple[datetime | None, str | None]]] = defaultdict(list)
     for service, finished_at, sha, committed_at in deployed:
@@ -400,20 +403,18 @@ class SlowChange:
 def slowest_changes(session: Session, scope: Scope, *, limit: int = 25) -> list[SlowChange]:
     """The `limit` lead-time samples with the longest lead time, longest first."""
     table = DeploymentAttribution
-    statement = (
+    # The longest samples first, from the two narrow tables; only those few are joined to
+    # their deployment and commit (joining every sample of the window first is slower).
+    slowest = (
         select(
-            Deployment.external_id,
-            table.service,
+            DeploymentCommit.deployment_id,
+            DeploymentCommit.repo,
             DeploymentCommit.sha,
-            Commit.author,
-            Commit.message,
-            Commit.authored_at,
-            table.finished_at,
             DeploymentCommit.lead_time_us,
+            table.service,
+            table.finished_at,
         )
         .join(table, table.deployment_id == DeploymentCommit.deployment_id)
-        .join(Deployment, Deployment.id == DeploymentCommit.deployment_id)
-        .join(Commit, (Commit.repo == DeploymentCommit.repo) & (Commit.sha == DeploymentCommit.sha))
         .where(
             table.profile == scope.profile,
             *_window(scope, table.service, table.finished_at),
@@ -421,8 +422,29 @@ def slowest_changes(session: Session, scope: Scope, *, limit: int = 25) -> list[
         )
         .order_by(DeploymentCommit.lead_time_us.desc(), DeploymentCommit.sha)
         .limit(limit)
+        .subquery()
+    )
+    statement = (
+        select(
+            Deployment.external_id,
+            slowest.c.service,
+            slowest.c.sha,
+            Commit.author,
+            Commit.message,
+            Commit.authored_at,
+            slowest.c.finished_at,
+            slowest.c.lead_time_us,
+        )
+        .join(Deployment, Deployment.id == slowest.c.deployment_id)
+        # A sample has a lead time only because its commit is recorded.
+        .join(Commit, (Commit.repo == slowest.c.repo) & (Commit.sha == slowest.c.sha))
+        .order_by(slowest.c.lead_time_us.desc(), slowest.c.sha)
     )
     return [
-        SlowChange(*row[:7], lead_hours=(row[7] or 0) / _US_PER_HOUR)
-        for row in session.execute(statement)
+        SlowChange(
+            deployment, service, sha, author, message, authored_at, finished_at, lead / _US_PER_HOUR
+        )
+        for deployment, service, sha, author, message, authored_at, finished_at, lead in (
+            session.execute(statement)
+        )
     ]
