@@ -58,11 +58,33 @@ def test_series_points_become_aligned_lines_with_gaps() -> None:
     assert series == {"web · ci": [None, 0.5], "api · ci": [0.9, 1.0]}
 
 
-def test_distribution_has_a_histogram_and_a_box_of_the_same_values() -> None:
-    figure = distribution([1.0, 2.0, 30.0], "Lead time", x_title="hours")
+def test_distribution_bins_every_value_and_boxes_their_quartiles() -> None:
+    values = [1.0, 2.0, 2.5, 3.0, 4.0, 30.0]
 
-    assert [trace.type for trace in figure.data] == ["histogram", "box"]
-    assert list(figure.data[0].x) == list(figure.data[1].x) == [1.0, 2.0, 30.0]
+    figure = distribution(values, "Lead time", x_title="hours")
+
+    bars, box, outliers = figure.data
+    assert (bars.type, box.type, outliers.type) == ("bar", "box", "scatter")
+    assert sum(bars.y) == len(values)
+    assert min(bars.x) < 1.0 + bars.width and max(bars.x) > 30.0 - bars.width
+    # Quartiles 2.125 and 3.75 (linear interpolation): 1.5 IQR = 2.4375 reaches from
+    # -0.3125 to 6.1875, so the whiskers end at 1.0 and 4.0 and only 30.0 is an outlier.
+    assert (box.q1[0], box.median[0], box.q3[0]) == (2.125, 2.75, 3.75)
+    assert (box.lowerfence[0], box.upperfence[0]) == (1.0, 4.0)
+    assert list(outliers.x) == [30.0]
+
+
+def test_distribution_marks_a_bounded_number_of_outliers() -> None:
+    values = [10.0 + n / 5000 for n in range(5000)] + [float(n) for n in range(1000, 2000)]
+
+    outliers = distribution(values, "Lead time", x_title="hours").data[2]
+
+    assert len(outliers.x) == 200  # of the 1,000 beyond the whiskers
+    assert (min(outliers.x), max(outliers.x)) == (1000.0, 1999.0)
+
+
+def test_distribution_of_nothing_is_an_empty_figure() -> None:
+    assert distribution([], "Lead time", x_title="hours").data == ()
 
 
 def test_timeline_puts_deployments_and_incidents_on_one_time_axis() -> None:
