@@ -324,16 +324,22 @@ def metrics_(
 
 @app.command()
 def recompute() -> None:
-    """Rebuild the derived DORA tables (shipped commits, incident links, failures) from scratch."""
+    """Rebuild the derived tables from scratch: DORA attribution and Builds & tests rollups."""
     from metrics import EngineConfig
-    from metrics import recompute as rebuild
+    from metrics import recompute as rebuild_attribution
+    from reports.test_rollup import rebuild as rebuild_rollups
 
     with _user_errors():
         settings = load_settings()
         sessions = _migrated(settings)
         with sessions.begin() as session:
-            report = rebuild(session, EngineConfig.from_settings(settings))
-    out.print(f"Recomputed the DORA attribution of {report.services} services.")
+            report = rebuild_attribution(session, EngineConfig.from_settings(settings))
+        with sessions.begin() as session:
+            rollups = rebuild_rollups(session)
+    out.print(
+        f"Recomputed the DORA attribution of {report.services} services and "
+        f"{rollups.groups} (service, day) build and test summaries."
+    )
 
 
 def _log_to_stderr(settings: Settings) -> None:

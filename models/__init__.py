@@ -18,6 +18,7 @@ from models.metrics import (
     IncidentAttribution,
 )
 from models.releases import AuditEvent, ReleaseAction, ReleaseEnvironment
+from models.rollups import BuildRollup, RollupState, RollupTest, TestRollup
 from models.vcs import Commit, PullRequest
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Build",
+    "BuildRollup",
     "CollectRequest",
     "CollectorRun",
     "CollectorState",
@@ -40,7 +42,10 @@ __all__ = [
     "PullRequest",
     "ReleaseAction",
     "ReleaseEnvironment",
+    "RollupState",
+    "RollupTest",
     "Service",
     "TestCase",
+    "TestRollup",
     "WebhookDelivery",
 ]

@@ -1,7 +1,9 @@
 """Builds & tests: pipeline success and duration; failing, flaky, regressed, slow tests; test kinds.
 
-A view over one cached query (`ui.dashboard.builds_view`). Builds have no environment,
-so the environment filter does not apply here; team and service do.
+A view over one cached query (`ui.dashboard.builds_view`). Team and service filter the
+builds; builds have no environment, so an environment keeps the builds of the services
+that run there (the catalog's `environments`, or where a service not in the catalog has
+deployed), and the page says so.
 """
 
 from __future__ import annotations
@@ -24,11 +26,19 @@ try:
     health = dashboard.builds_view(filters)
 except DatabaseUnavailable as exc:
     database_unavailable(exc)
+if filters.environment:
+    count = len(health.services or ())
+    st.caption(
+        f"Environment `{filters.environment}`: the builds of the {count:,} "
+        f"service{'' if count == 1 else 's'} that run there (listed in the service's "
+        "`environments` in `flightdeck.toml`, or, for a service not listed, deployed there)."
+    )
 if health.is_empty:
     st.info(
         "No finished builds in this window. Configure a CI source (GitHub Actions, GitLab, "
         "Jenkins) or a `junit` source for test reports in `flightdeck.toml`, import `build` "
-        "and `test_case` records, or widen the period.",
+        "and `test_case` records, or widen the period"
+        + (" or pick another environment." if filters.environment else "."),
         icon=":material/science:",
     )
     st.stop()

@@ -11,40 +11,46 @@ the test's suite path or class name, checked in the configured order; the count 
 in a trend bucket is the size of the suites then: the distinct tests of the last build of
 every pipeline in that bucket.
 
-One query reads the window's builds (a few columns); one grouped pass over their test
-cases gives the per-test numbers; the other reads touch only the builds a table lists.
+Windows and trend buckets are whole UTC days (the dashboard's are), so the numbers come
+from the per-day rollups (`reports.test_rollup`, refreshed first) rather than from raw
+rows: pipelines and their exact duration percentiles from the build rollup, the per-test
+numbers and suites by kind from the test rollup. Raw rows are read only where a table
+points at builds: the latest flips of the flaky tests (on the days the rollup says they
+flipped) and the regressions, found walking back from the window's last day until the
+table is full.
 """
 
 from __future__ import annotations
 
-import bisect
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from fnmatch import fnmatchcase
 
-import numpy as np
-from sqlalchemy import ColumnElement, case, func, select, tuple_
+from sqlalchemy import ColumnElement, LargeBinary, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from models import Build, TestCase
+from models import Build, BuildRollup, Deployment, RollupTest, TestCase, TestRollup
+from models.rollups import unpack_minutes
+from reports.test_rollup import BLANK, FAILED_OUTCOMES, FINISHED, equals, refresh
 
-FINISHED = ("success", "failure")
-FAILED_OUTCOMES = ("failed", "error")
 OTHER_KIND = "other"
 TOP = 15
+FLIPS = 5  # latest flips listed per flaky test
 
 
 @dataclass(frozen=True)
 class BuildScope:
-    """Which builds to look at.
+    """Which builds to look at: whole UTC days (the rollups' grain).
 
     Attributes:
-        since: Inclusive start (UTC).
-        until: Exclusive end.
+        since: Inclusive start, a UTC midnight.
+        until: Exclusive end, a UTC midnight.
         services: Only these services' builds; None for all.
-        boundaries: Trend bucket boundaries (n + 1 times for n buckets) within the window.
+        boundaries: Trend bucket boundaries (n + 1 UTC midnights for n buckets) within the
+            window, as `metrics.summary.bucket_boundaries` gives for a whole-day window.
     """
 
     since: datetime
@@ -151,7 +157,11 @@ class KindCount:
 
 @dataclass(frozen=True)
 class BuildHealth:
-    """Everything the Builds & tests page shows."""
+    """Everything the Builds & tests page shows.
+
+    Attributes:
+        services: The services the builds were limited to (None: every service).
+    """
 
     pipelines: tuple[PipelineHealth, ...]
     pipeline_trend: tuple[PipelinePoint, ...]
@@ -161,6 +171,7 @@ class BuildHealth:
     slowest: tuple[TestStats, ...]
     kinds: tuple[KindCount, ...]
     kind_names: tuple[str, ...] = field(default=())
+    services: tuple[str, ...] | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -180,166 +191,293 @@ def classify_test(suite: str, classname: str, patterns: Mapping[str, Sequence[st
     return OTHER_KIND
 
 
-def _build_conditions(scope: BuildScope) -> list[ColumnElement[bool]]:
-    clauses = [
-        Build.finished_at >= scope.since,
-        Build.finished_at < scope.until,
-        Build.status.in_(FINISHED),
-    ]
+def services_in_environment(
+    session: Session, environment: str, catalog: Mapping[str, Sequence[str]]
+) -> tuple[str, ...]:
+    """The services that run in `environment`, which is what the environment filter keeps.
+
+    Builds have no environment of their own. A service runs in an environment when its
+    catalog entry lists it (`services.<name>.environments`) or, for a service the catalog
+    does not describe, when it has deployed there. Names compare ignoring letter case, as
+    the DORA engine compares environments.
+
+    Args:
+        session: An open session.
+        environment: The environment chosen.
+        catalog: Service name -> its configured environments.
+    """
+    wanted = environment.strip().lower()
+    listed = {
+        name
+        for name, environments in catalog.items()
+        if wanted in {known.lower() for known in environments}
+    }
+    deployed = session.scalars(
+        select(Deployment.service).distinct().where(func.lower(Deployment.environment) == wanted)
+    )
+    return tuple(sorted(listed | {name for name in deployed if name not in catalog}))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _day_of(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _check_whole_days(scope: BuildScope) -> None:
+    """The rollups are per UTC day, so a window or bucket must start and end at midnight."""
+    for moment in (scope.since, scope.until, *scope.boundaries):
+        if moment.astimezone(UTC).time() != time():
+            msg = f"build health reads whole UTC days; {moment.isoformat()} is not a UTC midnight"
+            raise ValueError(msg)
+
+
+def _in_window(
+    model: type[BuildRollup] | type[TestRollup], scope: BuildScope
+) -> list[ColumnElement[bool]]:
+    clauses = [model.day >= _day_of(scope.since), model.day < _day_of(scope.until)]
     if scope.services is not None:
-        clauses.append(Build.service.in_(scope.services))
+        clauses.append(model.service.in_(scope.services))
     return clauses
 
 
-def _percentiles(minutes: list[float]) -> tuple[float | None, float | None]:
+def _in_services(services: set[str]) -> ColumnElement[bool]:
+    """Builds of these rollup services (`""` is a build without a service)."""
+    named = Build.service.in_(sorted(services - {BLANK}))
+    return named if BLANK not in services else (named | Build.service.is_(None))
+
+
+def duration_percentiles(minutes: Sequence[float]) -> tuple[float | None, float | None]:
+    """The median and 90th percentile, exactly as `numpy.median` and `numpy.percentile` give.
+
+    Computed in Python on the sorted values with numpy's own arithmetic (the mean of the
+    two middle values; the default "linear" interpolation), because a page has thousands
+    of (bucket, pipeline) groups and numpy's per-call overhead was most of its time.
+
+    Returns:
+        (p50, p90), or (None, None) without values.
+    """
     if not minutes:
         return None, None
-    values = np.asarray(minutes)
-    return float(np.median(values)), float(np.percentile(values, 90))
+    ordered = sorted(minutes)
+    middle, odd = divmod(len(ordered), 2)
+    median = ordered[middle] if odd else (ordered[middle - 1] + ordered[middle]) / 2
+    return median, _linear_quantile(ordered, 0.9)
 
 
-@dataclass(frozen=True)
-class _Run:
-    """One finished build in the window, as the pipeline, regression and kind views need it."""
+def _linear_quantile(ordered: Sequence[float], quantile: float) -> float:
+    """The "linear" quantile of sorted values, as numpy computes it (see its `_lerp`)."""
+    position = (len(ordered) - 1) * quantile
+    if position >= len(ordered) - 1:
+        return ordered[-1]
+    below = math.floor(position)
+    low, high = ordered[below], ordered[below + 1]
+    gamma = position - below
+    step = high - low
+    # numpy interpolates from the nearer end, which decides the result's last bit.
+    return high - step * (1 - gamma) if gamma >= 0.5 else low + step * gamma
 
-    id: int
-    bucket: int
-    branch_key: tuple[str | None, ...]
-    pipeline_key: tuple[str, str]
-    succeeded: bool
-    minutes: float | None
-    finished_at: datetime
+
+@dataclass
+class _Tally:
+    """Builds of one pipeline, over the window or a bucket, added up from rollup days."""
+
+    builds: int = 0
+    succeeded: int = 0
+    minutes: list[float] = field(default_factory=list)
+
+    def health(self, key: tuple[str, str]) -> PipelineHealth:
+        p50, p90 = duration_percentiles(self.minutes)
+        return PipelineHealth(*key, self.builds, self.succeeded, p50, p90)
 
 
-def _runs(session: Session, scope: BuildScope) -> list[_Run]:
-    """Every finished build of the window, oldest first (one query, a few columns)."""
-    rows = session.execute(
-        select(
-            Build.id,
-            Build.repo,
-            Build.service,
-            Build.pipeline,
-            Build.branch,
-            Build.status,
-            Build.started_at,
-            Build.finished_at,
-        )
-        .where(*_build_conditions(scope))
-        .order_by(Build.finished_at, Build.id)
-    )
+def _bucket(scope: BuildScope) -> ColumnElement[int]:
+    """The trend bucket of a rollup day (buckets start at midnights, so whole days fit)."""
     ends = scope.boundaries[1:]
-    runs = []
-    for build_id, repo, service, pipeline, branch, status, started_at, finished_at in rows:
-        if finished_at is None:  # excluded by the query; narrows the type
-            continue
-        runs.append(
-            _Run(
-                build_id,
-                min(bisect.bisect_right(ends, finished_at), len(ends) - 1),
-                (repo, service, pipeline, branch),
-                (service or "(no service)", pipeline or "(no pipeline)"),
-                status == "success",
-                (finished_at - started_at).total_seconds() / 60 if started_at else None,
-                finished_at,
-            )
-        )
-    return runs
-
-
-def _health(key: tuple[str, str], runs: Sequence[_Run]) -> PipelineHealth:
-    p50, p90 = _percentiles([run.minutes for run in runs if run.minutes is not None])
-    return PipelineHealth(*key, len(runs), sum(run.succeeded for run in runs), p50, p90)
+    return case(
+        *((BuildRollup.day < _day_of(end), index) for index, end in enumerate(ends)),
+        else_=len(ends) - 1,
+    )
 
 
 def _pipelines(
-    runs: Sequence[_Run], boundaries: Sequence[datetime]
+    session: Session, scope: BuildScope
 ) -> tuple[list[PipelineHealth], list[PipelinePoint]]:
-    overall: dict[tuple[str, str], list[_Run]] = defaultdict(list)
-    by_bucket: dict[tuple[int, tuple[str, str]], list[_Run]] = defaultdict(list)
-    for run in runs:
-        overall[run.pipeline_key].append(run)
-        by_bucket[run.bucket, run.pipeline_key].append(run)
+    """Per pipeline over the window and per bucket, from the build rollup.
+
+    The days are added up in SQL per bucket and pipeline, their packed durations
+    concatenated, so Python sees one row per point of the trend rather than one per day.
+    """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    days = (
+        select(
+            _bucket(scope).label("bucket"),
+            BuildRollup.service,
+            BuildRollup.pipeline,
+            BuildRollup.builds,
+            BuildRollup.succeeded,
+            BuildRollup.minutes,
+        )
+        .where(*_in_window(BuildRollup, scope))
+        .subquery()
+    )
+    # Bytes concatenate as bytes on PostgreSQL; SQLite's group_concat makes text, so hex.
+    minutes = (
+        func.string_agg(days.c.minutes, literal(b"", LargeBinary()))
+        if postgres
+        else func.group_concat(func.hex(days.c.minutes), "")
+    )
+    # Grouped outside the CASE: PostgreSQL does not see two copies of a CASE with bound
+    # parameters as the same expression.
+    rows = session.connection().execute(
+        select(
+            days.c.bucket,
+            days.c.service,
+            days.c.pipeline,
+            func.sum(days.c.builds),
+            func.sum(days.c.succeeded),
+            minutes,
+        ).group_by(days.c.bucket, days.c.service, days.c.pipeline)
+    )
+    overall: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    by_bucket: dict[tuple[int, tuple[str, str]], _Tally] = {}
+    for bucket, service, pipeline, builds, succeeded, packed in rows:
+        key = (service or "(no service)", pipeline or "(no pipeline)")
+        values = unpack_minutes(bytes(packed) if postgres else bytes.fromhex(packed))
+        point = by_bucket[bucket, key] = _Tally(int(builds), int(succeeded), list(values))
+        whole = overall[key]
+        whole.builds += point.builds
+        whole.succeeded += point.succeeded
+        whole.minutes.extend(values)
     pipelines = sorted(
-        (_health(key, group) for key, group in overall.items()), key=lambda p: (-p.builds, p.name)
+        (tally.health(key) for key, tally in overall.items()), key=lambda p: (-p.builds, p.name)
     )
     trend = [
-        PipelinePoint(boundaries[index], _health(key, group))
-        for (index, key), group in sorted(by_bucket.items())
+        PipelinePoint(scope.boundaries[index], tally.health(key))
+        for (index, key), tally in sorted(by_bucket.items())
     ]
     return pipelines, trend
 
 
+def _services_between(session: Session, scope: BuildScope, first: date, end: date) -> set[str]:
+    """The services with finished builds in `[first, end)` (`""`: builds without one).
+
+    Naming them lets the databases read the builds through their (service, finished_at)
+    index.
+    """
+    statement = (
+        select(BuildRollup.service)
+        .distinct()
+        .where(BuildRollup.day >= first, BuildRollup.day < end)
+    )
+    if scope.services is not None:
+        statement = statement.where(BuildRollup.service.in_(scope.services))
+    return set(session.scalars(statement))
+
+
 def _tests(
     session: Session, scope: BuildScope, patterns: Mapping[str, Sequence[str]]
-) -> list[TestStats]:
-    """Per test over the window's builds: one grouped pass over their test cases."""
-    statement = (
+) -> dict[int, TestStats]:
+    """Per test over the window, by rollup test id: one grouped pass over the test rollup."""
+    totals = (
         select(
-            TestCase.suite,
-            TestCase.classname,
-            TestCase.name,
-            func.sum(case((TestCase.attempt == 1, 1), else_=0)),
-            func.sum(case((TestCase.outcome.in_(FAILED_OUTCOMES), 1), else_=0)),
-            func.sum(case((TestCase.flaky, 1), else_=0)),
-            func.sum(TestCase.duration_s),
-            func.count(TestCase.duration_s),
+            TestRollup.test_id,
+            func.sum(TestRollup.runs).label("runs"),
+            func.sum(TestRollup.failed).label("failed"),
+            func.sum(TestRollup.flaky).label("flaky"),
+            func.sum(TestRollup.seconds).label("seconds"),
+            func.sum(TestRollup.timed).label("timed"),
         )
-        .join(Build, Build.id == TestCase.build_id)
-        .where(*_build_conditions(scope), TestCase.outcome != "skipped")
-        .group_by(TestCase.suite, TestCase.classname, TestCase.name)
+        .where(*_in_window(TestRollup, scope))
+        .group_by(TestRollup.test_id)
+        .subquery()
     )
+    statement = select(
+        RollupTest.id,
+        RollupTest.suite,
+        RollupTest.classname,
+        RollupTest.name,
+        totals.c.runs,
+        totals.c.failed,
+        totals.c.flaky,
+        totals.c.seconds,
+        totals.c.timed,
+    ).join(totals, totals.c.test_id == RollupTest.id)
     kinds: dict[tuple[str, str], str] = {}
-    stats = []
-    for suite, classname, name, builds, failed, flakes, seconds, timed in session.execute(
-        statement
-    ):
+    stats = {}
+    for (
+        test_id,
+        suite,
+        classname,
+        name,
+        runs,
+        failed,
+        flakes,
+        seconds,
+        timed,
+    ) in session.connection().execute(statement):
         if (suite, classname) not in kinds:
             kinds[suite, classname] = classify_test(suite, classname, patterns)
         flakes = int(flakes or 0)
-        stats.append(
-            TestStats(
-                suite,
-                classname,
-                name,
-                kinds[suite, classname],
-                int(builds or 0),
-                # Each flaky pass rescued one failed attempt of its build.
-                int(failed or 0) - flakes,
-                flakes,
-                float(seconds) / timed if timed else None,
-            )
+        stats[test_id] = TestStats(
+            suite,
+            classname,
+            name,
+            kinds[suite, classname],
+            int(runs or 0),
+            # Each flaky pass rescued one failed attempt of its build.
+            int(failed or 0) - flakes,
+            flakes,
+            float(seconds) / timed if timed else None,
         )
     return stats
 
 
-def _kinds(
-    session: Session,
-    runs: Sequence[_Run],
-    boundaries: Sequence[datetime],
-    patterns: Mapping[str, Sequence[str]],
-) -> list[KindCount]:
-    """Tests per kind in each bucket's suites: the last build of every pipeline in the bucket."""
-    last: dict[tuple[int, tuple[str, str]], int] = {}
-    for run in runs:  # oldest first, so the last one written wins
-        last[run.bucket, run.pipeline_key] = run.id
-    bucket_of = {build_id: bucket for (bucket, _), build_id in last.items()}
-    tests: dict[tuple[int, str], set[tuple[str, str, str]]] = defaultdict(set)
-    ids = list(bucket_of)
-    # Chunked to stay under the databases' limits on bound parameters.
-    for start in range(0, len(ids), 500):
-        rows = session.execute(
-            select(TestCase.build_id, TestCase.suite, TestCase.classname, TestCase.name).where(
-                TestCase.build_id.in_(ids[start : start + 500]),
-                TestCase.attempt == 1,
-                TestCase.outcome != "skipped",
-            )
+def _kinds(session: Session, scope: BuildScope, tests: Mapping[int, TestStats]) -> list[KindCount]:
+    """Tests per kind in each bucket's suites: the last build of every pipeline in the bucket.
+
+    A pipeline's last build in a bucket is the last build of its latest day there, whose
+    tests the test rollup marks (`in_last`).
+    """
+    days = (
+        select(
+            _bucket(scope).label("bucket"),
+            BuildRollup.service,
+            BuildRollup.pipeline,
+            BuildRollup.day,
         )
-        for build_id, suite, classname, name in rows:
-            kind = classify_test(suite, classname, patterns)
-            tests[bucket_of[build_id], kind].add((suite, classname, name))
+        .where(*_in_window(BuildRollup, scope))
+        .subquery()
+    )
+    last = (
+        select(days.c.bucket, days.c.service, days.c.pipeline, func.max(days.c.day).label("day"))
+        .group_by(days.c.bucket, days.c.service, days.c.pipeline)
+        .subquery()
+    )
+    statement = (
+        select(last.c.bucket, TestRollup.test_id)
+        .distinct()
+        .select_from(last)
+        .join(
+            TestRollup,
+            and_(
+                TestRollup.day == last.c.day,
+                TestRollup.service == last.c.service,
+                TestRollup.pipeline == last.c.pipeline,
+            ),
+        )
+        .where(TestRollup.in_last > 0)
+    )
+    names: dict[tuple[int, str], set[int]] = defaultdict(set)
+    for index, test_id in session.connection().execute(statement):
+        test = tests.get(test_id)
+        if test is not None:
+            names[index, test.kind].add(test_id)
     return [
-        KindCount(boundaries[index], kind, len(names))
-        for (index, kind), names in sorted(tests.items())
+        KindCount(scope.boundaries[index], kind, len(ids))
+        for (index, kind), ids in sorted(names.items())
     ]
 
 
@@ -361,62 +499,188 @@ def _refs(session: Session, build_ids: Sequence[int]) -> dict[int, BuildRef]:
     }
 
 
-def _flaky(
-    session: Session, scope: BuildScope, runs: Sequence[_Run], tests: list[TestStats]
-) -> list[FlakyTest]:
-    flaky = sorted((t for t in tests if t.flakes), key=lambda t: (-t.flakes, t.label))[:TOP]
+def _flip_days(days: Sequence[tuple[date, str, int]]) -> tuple[date, set[str]]:
+    """The newest days holding at least `FLIPS` flips (all if fewer), and their services.
+
+    Args:
+        days: (day, service, flips) rows of one test, newest day first.
+    """
+    flips, services = 0, set()
+    cutoff = days[0][0]
+    for day, service, count in days:
+        if day != cutoff and flips >= FLIPS:
+            break  # the older days cannot hold any of the latest flips
+        cutoff = day
+        flips += count
+        services.add(service)
+    return cutoff, services
+
+
+def _flaky(session: Session, scope: BuildScope, tests: Mapping[int, TestStats]) -> list[FlakyTest]:
+    """The most flaky tests, each with the builds of its latest flips (newest first)."""
+    flaky = sorted(
+        ((test_id, t) for test_id, t in tests.items() if t.flakes),
+        key=lambda item: (-item[1].flakes, item[1].label),
+    )[:TOP]
     if not flaky:
         return []
-    keys = [(t.suite, t.classname, t.name) for t in flaky]
-    window = {run.id: run.finished_at for run in runs}
-    flips: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-    # One joined query: per-chunk `build_id IN (...)` lists made PostgreSQL slow here.
-    rows = session.execute(
-        select(TestCase.suite, TestCase.classname, TestCase.name, TestCase.build_id)
-        .join(Build, Build.id == TestCase.build_id)
+    days: dict[int, list[tuple[date, str, int]]] = defaultdict(list)
+    for test_id, day, service, count in session.execute(
+        select(TestRollup.test_id, TestRollup.day, TestRollup.service, TestRollup.flaky)
         .where(
-            *_build_conditions(scope),
-            TestCase.flaky,
-            tuple_(TestCase.suite, TestCase.classname, TestCase.name).in_(keys),
+            TestRollup.test_id.in_([test_id for test_id, _ in flaky]),
+            TestRollup.flaky > 0,
+            *_in_window(TestRollup, scope),
         )
-    )
-    for suite, classname, name, build_id in rows:
-        if build_id in window:
-            flips[suite, classname, name].append(build_id)
-    # The five latest flips per test are enough to open and compare.
-    latest = {
-        key: sorted(builds, key=lambda b: (window[b], b), reverse=True)[:5]
-        for key, builds in flips.items()
-    }
+        .order_by(TestRollup.day.desc())
+    ):
+        days[test_id].append((day, service, count))
+    latest: dict[int, list[int]] = {}
+    for test_id, test in flaky:
+        cutoff, services = _flip_days(days[test_id])
+        # Only the days that hold the latest flips are read raw, through the builds' index.
+        rows = session.execute(
+            select(TestCase.build_id, Build.finished_at)
+            .join(Build, Build.id == TestCase.build_id)
+            .where(
+                Build.status.in_(FINISHED),
+                Build.finished_at >= _midnight(cutoff),
+                Build.finished_at < scope.until,
+                _in_services(services),
+                TestCase.suite == test.suite,
+                TestCase.classname == test.classname,
+                TestCase.name == test.name,
+                TestCase.flaky,
+                TestCase.outcome != "skipped",
+            )
+        ).all()
+        newest = sorted(rows, key=lambda row: (row[1], row[0]), reverse=True)[:FLIPS]
+        latest[test_id] = [build for build, _ in newest]
     refs = _refs(session, [build for builds in latest.values() for build in builds])
     return [
-        FlakyTest(
-            t, tuple(refs[b] for b in latest.get((t.suite, t.classname, t.name), []) if b in refs)
-        )
-        for t in flaky
+        FlakyTest(test, tuple(refs[b] for b in latest[test_id] if b in refs))
+        for test_id, test in flaky
     ]
 
 
-def _regressions(session: Session, scope: BuildScope, runs: Sequence[_Run]) -> list[Regression]:
-    branches: dict[tuple[str | None, ...], list[_Run]] = defaultdict(list)
-    for run in runs:
-        branches[run.branch_key].append(run)
-    pairs = {
-        history[-1].id: history[-2].id
-        for history in branches.values()
-        if len(history) >= 2 and not history[-1].succeeded
-    }
+BranchKey = tuple[str | None, str | None, str | None, str | None]
+"""A branch's builds: (repo, service, pipeline, branch)."""
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A regression before its builds are looked up."""
+
+    finished_at: datetime
+    latest: int
+    previous: int
+    test: str
+    message: str | None
+
+
+def _regressions(session: Session, scope: BuildScope, limit: int) -> list[Regression]:
+    """The `limit` newest regressions, walking back from the window's end.
+
+    Each branch's latest build in the window is the first one met walking back; when it
+    failed, the branch's next older build in the window is the one to compare with. The
+    walk reads the builds a stretch of days at a time, one day first and twice as many
+    each time after (a busy organisation fills the table from its last day; one quiet
+    service needs a few reads for the whole window), and stops once the days read hold
+    `limit` regressions: the older days can only add older ones. Newest build first, then
+    by test.
+    """
+    seen: set[BranchKey] = set()
+    awaiting: dict[BranchKey, tuple[int, datetime]] = {}  # failed latest builds, no previous yet
+    found: list[_Found] = []
+    first, end = _day_of(scope.since), _day_of(scope.until)
+    width = 1
+    while end > first and len(found) < limit:
+        start, width = max(first, end - timedelta(days=width)), width * 2
+        services = _services_between(session, scope, start, end)
+        stretch = (_midnight(start), _midnight(end))
+        end = start
+        if not services:
+            continue
+        rows = session.execute(
+            select(
+                Build.id,
+                Build.repo,
+                Build.service,
+                Build.pipeline,
+                Build.branch,
+                Build.status,
+                Build.finished_at,
+            )
+            .where(
+                Build.status.in_(FINISHED),
+                Build.finished_at >= stretch[0],
+                Build.finished_at < stretch[1],
+                _in_services(services),
+            )
+            .order_by(Build.finished_at.desc(), Build.id.desc())
+        )
+        pairs: dict[int, tuple[int, datetime]] = {}
+        for build, repo, service, pipeline, branch, status, finished_at in rows:
+            if finished_at is None:  # excluded by the query; narrows the type
+                continue
+            key = (repo, service, pipeline, branch)
+            if key not in seen:
+                seen.add(key)
+                if status != "success":
+                    awaiting[key] = (build, finished_at)
+            elif key in awaiting:
+                latest, at = awaiting.pop(key)
+                pairs[latest] = (build, at)
+        if len(found) + len(pairs) >= limit:
+            # Enough candidates: look the remaining ones' previous builds up directly.
+            for key, (latest, at) in awaiting.items():
+                previous = _previous_build(session, scope, key, at)
+                if previous is not None:
+                    pairs[latest] = (previous, at)
+            awaiting.clear()
+        found += _failed_after_passing(session, pairs)
+    found.sort(key=lambda f: f.test)
+    found.sort(key=lambda f: (f.finished_at, f.latest), reverse=True)
+    found = found[:limit]
+    refs = _refs(session, sorted({f.latest for f in found} | {f.previous for f in found}))
+    return [Regression(f.test, refs[f.latest], refs[f.previous], f.message) for f in found]
+
+
+def _previous_build(
+    session: Session, scope: BuildScope, key: BranchKey, before: datetime
+) -> int | None:
+    """The branch's latest finished build in the window before `before` (its own day's too)."""
+    repo, service, pipeline, branch = key
+    return session.scalar(
+        select(Build.id)
+        .where(
+            Build.status.in_(FINISHED),
+            Build.finished_at >= scope.since,
+            Build.finished_at < before,
+            equals(Build.service, service),
+            equals(Build.repo, repo),
+            equals(Build.pipeline, pipeline),
+            equals(Build.branch, branch),
+        )
+        .order_by(Build.finished_at.desc(), Build.id.desc())
+        .limit(1)
+    )
+
+
+def _failed_after_passing(
+    session: Session, pairs: Mapping[int, tuple[int, datetime]]
+) -> list[_Found]:
+    """Tests failing in each latest build that passed in its previous one."""
     if not pairs:
         return []
-    outcomes = _final_outcomes(session, [*pairs, *pairs.values()])
-    refs = _refs(session, [*pairs, *pairs.values()])
-    regressions = []
-    for latest, previous in pairs.items():
+    outcomes = _final_outcomes(session, [*pairs, *(previous for previous, _ in pairs.values())])
+    found = []
+    for latest, (previous, at) in pairs.items():
         before = outcomes.get(previous, {})
-        for test, (outcome, message) in sorted(outcomes.get(latest, {}).items()):
+        for test, (outcome, message) in outcomes.get(latest, {}).items():
             if outcome == "failed" and before.get(test, ("", None))[0] == "passed":
-                regressions.append(Regression(test, refs[latest], refs[previous], message))
-    return sorted(regressions, key=lambda r: r.build.finished_at or scope.since, reverse=True)
+                found.append(_Found(at, latest, previous, test, message))
+    return found
 
 
 def _final_outcomes(
@@ -453,24 +717,33 @@ def build_health(
 ) -> BuildHealth:
     """Pipelines, failing, flaky, regressed and slowest tests and test counts by kind.
 
+    Brings the rollups up to date first (`reports.test_rollup.refresh`), in the session's
+    transaction: commit it to keep that work.
+
     Args:
         session: An open session.
-        scope: The window, services and trend buckets.
+        scope: The window, services and trend buckets, in whole UTC days.
         patterns: Test kind -> glob patterns (the `test_suite_types` setting).
+
+    Raises:
+        ValueError: The window or a bucket does not start and end at a UTC midnight.
     """
-    runs = _runs(session, scope)
-    pipelines, trend = _pipelines(runs, scope.boundaries)
+    _check_whole_days(scope)
+    refresh(session)
+    pipelines, trend = _pipelines(session, scope)
     tests = _tests(session, scope, patterns)
-    failing = sorted((t for t in tests if t.failures), key=lambda t: (-t.failures, t.label))
-    timed = [t for t in tests if t.mean_seconds is not None]
+    stats = list(tests.values())
+    failing = sorted((t for t in stats if t.failures), key=lambda t: (-t.failures, t.label))
+    timed = [t for t in stats if t.mean_seconds is not None]
     slowest = sorted(timed, key=lambda t: (-(t.mean_seconds or 0.0), t.label))
     return BuildHealth(
         pipelines=tuple(pipelines),
         pipeline_trend=tuple(trend),
         most_failing=tuple(failing[:TOP]),
-        flaky=tuple(_flaky(session, scope, runs, tests)),
-        regressions=tuple(_regressions(session, scope, runs)[: TOP * 2]),
+        flaky=tuple(_flaky(session, scope, tests)),
+        regressions=tuple(_regressions(session, scope, TOP * 2)),
         slowest=tuple(slowest[:TOP]),
-        kinds=tuple(_kinds(session, runs, scope.boundaries, patterns)),
+        kinds=tuple(_kinds(session, scope, tests)),
         kind_names=(*patterns, OTHER_KIND),
+        services=scope.services,
     )

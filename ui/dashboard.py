@@ -391,15 +391,21 @@ def stability_view(f: DashboardFilters) -> StabilityData:
 def builds_view(f: DashboardFilters) -> build_health.BuildHealth:
     """Pipeline success and duration, failing, flaky, regressed, slow tests, tests by kind."""
     filters = engine_filters(f)
-    patterns = settings_or_stop().test_suite_types
+    settings = settings_or_stop()
+    catalog = {name: service.environments for name, service in settings.services.items()}
 
     def work(session: Session) -> build_health.BuildHealth:
         scope = resolve(session, filters)
+        services = scope.services
+        if f.environment:
+            # Builds have no environment: keep the services that run in the chosen one.
+            running = build_health.services_in_environment(session, f.environment, catalog)
+            services = running if services is None else tuple(sorted({*running} & {*services}))
         boundaries = bucket_boundaries(scope.since, scope.until, Period.week)
         return build_health.build_health(
             session,
-            build_health.BuildScope(scope.since, scope.until, scope.services, tuple(boundaries)),
-            patterns,
+            build_health.BuildScope(scope.since, scope.until, services, tuple(boundaries)),
+            settings.test_suite_types,
         )
 
     return _read(work)

@@ -16,7 +16,7 @@ CACHE_SECONDS = 30
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
 def inventory() -> Inventory:
-    """Counts and time spans of the stored data.
+    """Which kinds of record are stored.
 
     Raises:
         DatabaseUnavailable: The database cannot be reached or is not migrated.

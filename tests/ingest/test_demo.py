@@ -34,7 +34,10 @@ ATTRIBUTION_WINDOW = timedelta(hours=24)
 def _snapshot(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, ...]]]:
     with sessions() as session:
         return {
-            table.name: [tuple(row) for row in session.execute(table.select().order_by(table.c.id))]
+            table.name: [
+                tuple(row)
+                for row in session.execute(table.select().order_by(*table.primary_key.columns))
+            ]
             for table in Base.metadata.sorted_tables
         }
 

@@ -101,7 +101,11 @@ def test_recompute_rebuilds_and_reports(loaded: str, config: Path) -> None:
     result = run_cli("recompute", db_url=loaded, config=config)
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "Recomputed the DORA attribution of 2 services."
+    # The history holds deployments and incidents but no builds.
+    assert result.stdout.strip() == (
+        "Recomputed the DORA attribution of 2 services and "
+        "0 (service, day) build and test summaries."
+    )
 
 
 def test_help_says_times_without_a_zone_are_utc(tmp_path: Path) -> None:

@@ -201,8 +201,10 @@ def test_sqlite_reads_timestamps_as_sqlalchemy_datetime_does(stored: str) -> Non
     ours = UTCDateTime().result_processor(dialect, None)
     assert sqlalchemy_datetime is not None
     assert ours is not None
+    expected = sqlalchemy_datetime(stored)
+    assert expected is not None
 
-    assert ours(stored) == sqlalchemy_datetime(stored).replace(tzinfo=UTC)
+    assert ours(stored) == expected.replace(tzinfo=UTC)
 
 
 def test_many_batches_in_one_transaction_keep_the_lock_count_flat(

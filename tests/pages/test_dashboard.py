@@ -22,10 +22,12 @@ from streamlit.testing.v1 import AppTest
 from ingest.demo import Scale, write_demo
 from metrics import Filters, dora_summary
 from metrics.drilldown import failed_deployments
+from metrics.summary import Period, bucket_boundaries
 from models import Base
 from models.db import session_factory
 from reports import delivery
-from settings import PROJECT_ROOT
+from reports.build_health import BuildScope, build_health, services_in_environment
+from settings import PROJECT_ROOT, Settings
 from ui.charts import TIER_BADGES
 from ui.narrative import frequency, hours, percent
 
@@ -210,3 +212,24 @@ def test_picking_a_failed_deployment_shows_why_it_failed(demo: sessionmaker[Sess
     for cause in detail.causes:
         assert f"{cause.rule} by {cause.by}" in at.error[0].value
     assert f"**Shipped commits** ({len(detail.commits)})" in [m.value for m in at.markdown]
+
+
+def test_an_environment_keeps_the_builds_of_the_services_that_run_there(
+    demo: sessionmaker[Session],
+) -> None:
+    with demo.begin() as session:
+        running = services_in_environment(session, "staging", {})
+        since, until = WINDOW.since, END
+        assert since is not None
+        scope = BuildScope(
+            since, until, running, tuple(bucket_boundaries(since, until, Period.week))
+        )
+        builds = sum(
+            p.builds for p in build_health(session, scope, Settings().test_suite_types).pipelines
+        )
+
+    at = open_app("pages/builds_tests.py", env="staging")
+
+    assert tiles(at)["Finished builds"] == f"{builds:,}"
+    said = f"the builds of the {len(running):,} services that run there"
+    assert [c.value for c in at.caption if said in c.value]
