@@ -34,6 +34,7 @@ from metrics.attribution import (
 )
 from metrics.config import EngineConfig
 from metrics.graph import CommitGraph
+from metrics.scope import Filters, Scope, resolve
 from models import (
     AttributionState,
     Commit,
@@ -112,6 +113,26 @@ def refresh(session: Session, config: EngineConfig) -> RefreshReport:
         _store(session, profile, [_attribute_service(session, config, name) for name in batch])
     _remember(session, profile, {**{name: current[name] for name in changed}, "*": overall})
     return RefreshReport(len(changed), len(gone))
+
+
+def prepare(
+    session: Session,
+    filters: Filters,
+    *,
+    now: datetime | None = None,
+    buckets: Sequence[datetime] | None = None,
+    catalog: bool = False,
+) -> Scope:
+    """Resolve `filters` (`metrics.scope.resolve`) and refresh that profile's derived rows.
+
+    What every read of the derived tables does first, so its numbers are current.
+
+    Raises:
+        InputError: A filter names an unknown service, team or year, or the window is empty.
+    """
+    scope = resolve(session, filters, now=now, buckets=buckets, catalog=catalog)
+    refresh(session, scope.config)
+    return scope
 
 
 def recompute(session: Session, config: EngineConfig) -> RefreshReport:

@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
-from metrics.derived import refresh
-from metrics.scope import Filters, Scope, resolve
+from metrics.derived import prepare
+from metrics.scope import Filters, Scope
 from models import (
     Commit,
     Deployment,
@@ -105,12 +105,6 @@ class IncidentRow:
     url: str | None
 
 
-def _scope(session: Session, filters: Filters, now: datetime | None) -> Scope:
-    scope = resolve(session, filters, now=now)
-    refresh(session, scope.config)
-    return scope
-
-
 def _deployment_rows(scope: Scope) -> Select[Deployment, DeploymentAttribution]:
     table = DeploymentAttribution
     return (
@@ -142,7 +136,7 @@ def deployments(
     session: Session, filters: Filters, *, limit: int | None = None, now: datetime | None = None
 ) -> list[DeploymentRow]:
     """The production deployments behind frequency, fail rate and rework rate."""
-    statement = _deployment_rows(_scope(session, filters, now)).limit(limit)
+    statement = _deployment_rows(prepare(session, filters, now=now)).limit(limit)
     return [_row(d, facts) for d, facts in session.execute(statement)]
 
 
@@ -150,7 +144,7 @@ def lead_time_samples(
     session: Session, filters: Filters, *, limit: int | None = None, now: datetime | None = None
 ) -> list[LeadTimeSample]:
     """The lead-time samples: each shipped commit with a positive lead time."""
-    scope = _scope(session, filters, now)
+    scope = prepare(session, filters, now=now)
     table = DeploymentAttribution
     statement = (
         select(
@@ -186,7 +180,7 @@ def failed_deployments(
     session: Session, filters: Filters, *, limit: int | None = None, now: datetime | None = None
 ) -> list[FailedDeployment]:
     """The failed deployments, each with every reason (rollback, hotfix, incident)."""
-    scope = _scope(session, filters, now)
+    scope = prepare(session, filters, now=now)
     rows = session.execute(_deployment_rows(scope).where(DeploymentAttribution.failed).limit(limit))
     failed = [(_row(d, facts), facts.recovery_us) for d, facts in rows]
     reasons: dict[int, list[FailureReason]] = defaultdict(list)
@@ -232,7 +226,7 @@ def incidents(
     now: datetime | None = None,
 ) -> list[IncidentRow]:
     """Production incidents opened in the window, with their links (time to restore)."""
-    scope = _scope(session, filters, now)
+    scope = prepare(session, filters, now=now)
     table = IncidentAttribution
     linked = aliased(Deployment)
     statement = (

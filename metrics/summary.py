@@ -32,7 +32,7 @@ from metrics.change_fail_rate import ChangeFailRate
 from metrics.change_lead_time import ChangeLeadTime
 from metrics.deployment_frequency import DeploymentFrequency
 from metrics.deployment_rework_rate import DeploymentReworkRate
-from metrics.derived import refresh
+from metrics.derived import prepare
 from metrics.failed_deployment_recovery_time import FailedDeploymentRecoveryTime, Recoveries
 from metrics.scope import Filters, Key, Scope, resolve
 from metrics.time_to_restore import TimeToRestore
@@ -136,8 +136,7 @@ def dora_summary(
     Raises:
         InputError: A filter names an unknown service, team or year, or the window is empty.
     """
-    scope = resolve(session, filters, now=now, catalog=by is not None)
-    refresh(session, scope.config)
+    scope = prepare(session, filters, now=now, catalog=by is not None)
     parts = _load(session, scope)
     overall = _summaries(scope, parts, lambda _key: None, {None: (scope.since, scope.until)})
     total = overall[None]
@@ -151,8 +150,7 @@ def breakdown(
     session: Session, filters: Filters, by: GroupBy, *, now: datetime | None = None
 ) -> list[DoraSummary]:
     """One summary per service or team in scope, sorted by name (a null team last)."""
-    scope = resolve(session, filters, now=now, catalog=True)
-    refresh(session, scope.config)
+    scope = prepare(session, filters, now=now, catalog=True)
     return _breakdown(scope, _load(session, scope), by)
 
 
@@ -191,8 +189,7 @@ def trend(
     now = now or datetime.now(UTC)  # one clock reading, so both resolutions agree
     scope = resolve(session, filters, now=now)
     boundaries = bucket_boundaries(scope.since, scope.until, period)
-    scope = resolve(session, filters, now=now, buckets=boundaries)
-    refresh(session, scope.config)
+    scope = prepare(session, filters, now=now, buckets=boundaries)
     windows: dict[int | None, tuple[datetime, datetime]] = {
         index: (start, end) for index, (start, end) in enumerate(pairwise(boundaries))
     }

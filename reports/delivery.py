@@ -1,9 +1,9 @@
 """Delivery reads the DORA engine lacks: counts by kind, one deployment's story, PR stages, slowest.
 
 They read the engine's derived tables under the profile `metrics.scope.resolve` gives for
-the same `Filters`, after `metrics.derived.refresh` (`prepare` does both once per page
-view), so their numbers agree with `metrics.dora_summary` exactly: the same deployments,
-labels, failures and lead-time samples.
+the same `Filters`, after `metrics.derived.refresh` (`metrics.derived.prepare` does both,
+once per page view), so their numbers agree with `metrics.dora_summary` exactly: the same
+deployments, labels, failures and lead-time samples.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from metrics.derived import refresh
-from metrics.scope import Filters, Scope, resolve
+from metrics.derived import prepare
+from metrics.scope import Filters, Scope
 from metrics.summary import Period, bucket_boundaries
 from models import (
     Commit,
@@ -42,17 +42,6 @@ def _window(
     if scope.services is not None:
         clauses.append(service.in_(scope.services))
     return clauses
-
-
-def prepare(session: Session, filters: Filters, *, now: datetime | None = None) -> Scope:
-    """Validate `filters` and bring the derived tables up to date; the other reads take the result.
-
-    Raises:
-        InputError: A filter names an unknown service, team or year, or the window is empty.
-    """
-    scope = resolve(session, filters, now=now)
-    refresh(session, scope.config)
-    return scope
 
 
 @dataclass(frozen=True)

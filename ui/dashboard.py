@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 import metrics
 from metrics import drilldown
+from metrics.derived import prepare
 from metrics.scope import Filters, resolve
 from metrics.summary import Period, bucket_boundaries
 from reports import build_health, delivery
@@ -313,7 +314,7 @@ def deployment_detail(f: DashboardFilters, deployment_id: int) -> delivery.Deplo
     filters = engine_filters(f)
     return _read(
         lambda session: delivery.deployment_detail(
-            session, delivery.prepare(session, filters), deployment_id
+            session, prepare(session, filters), deployment_id
         )
     )
 
@@ -341,7 +342,7 @@ def lead_time_view(f: DashboardFilters) -> LeadTimeData:
     filters = engine_filters(f)
 
     def work(session: Session) -> LeadTimeData:
-        scope = delivery.prepare(session, filters)
+        scope = prepare(session, filters)
         stages = delivery.pull_request_stages(session, scope)
         slowest = delivery.slowest_changes(session, scope)
         return LeadTimeData(

@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from ingest.demo import Scale, write_demo
 from metrics import Filters, dora_summary
+from metrics.derived import prepare
 from metrics.drilldown import failed_deployments
 from metrics.summary import Period, bucket_boundaries
 from models import Base
@@ -200,7 +201,7 @@ def test_the_fail_rate_button_lists_exactly_the_failed_deployments(
 def test_picking_a_failed_deployment_shows_why_it_failed(demo: sessionmaker[Session]) -> None:
     with demo.begin() as session:
         failed = failed_deployments(session, WINDOW)[0].deployment
-        detail = delivery.deployment_detail(session, delivery.prepare(session, WINDOW), failed.id)
+        detail = delivery.deployment_detail(session, prepare(session, WINDOW), failed.id)
     assert detail is not None
     at = open_app("pages/deployments.py")
 

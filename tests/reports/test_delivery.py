@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.ndjson import import_files
 from metrics import Filters, dora_summary
+from metrics.derived import prepare
 from models import Deployment
 from reports import delivery
 from tests.conftest import FIXTURES
@@ -45,9 +46,7 @@ def test_a_failed_deployment_shows_its_commits_incident_and_restoration(
             select(Deployment.id).where(Deployment.external_id == "dep-17")
         )
         assert deployment_id is not None
-        detail = delivery.deployment_detail(
-            session, delivery.prepare(session, WINDOW), deployment_id
-        )
+        detail = delivery.deployment_detail(session, prepare(session, WINDOW), deployment_id)
 
     assert detail is not None
     assert (detail.label, detail.failed) == ("normal", True)
@@ -64,14 +63,14 @@ def test_a_deployment_the_engine_does_not_count_has_no_detail(
     imported: sessionmaker[Session],
 ) -> None:
     with imported.begin() as session:
-        assert delivery.deployment_detail(session, delivery.prepare(session, WINDOW), -1) is None
+        assert delivery.deployment_detail(session, prepare(session, WINDOW), -1) is None
 
 
 def test_a_merged_pull_request_splits_into_coding_review_and_waiting(
     imported: sessionmaker[Session],
 ) -> None:
     with imported.begin() as session:
-        [stages] = delivery.pull_request_stages(session, delivery.prepare(session, WINDOW))
+        [stages] = delivery.pull_request_stages(session, prepare(session, WINDOW))
 
     assert (stages.number, stages.service) == (42, "api")
     assert stages.coding_hours == pytest.approx(0.5)  # first commit 08:00, opened 08:30
@@ -83,7 +82,7 @@ def test_lead_time_samples_and_the_slowest_match_the_summary(
     imported: sessionmaker[Session],
 ) -> None:
     with imported.begin() as session:
-        scope = delivery.prepare(session, WINDOW)
+        scope = prepare(session, WINDOW)
         hours = delivery.lead_time_hours(session, scope)
         slowest = delivery.slowest_changes(session, scope, limit=5)
         summary = dora_summary(session, WINDOW)
