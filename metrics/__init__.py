@@ -6,6 +6,7 @@ DESIGN §4 defines every number; each metric module states its definition. Publi
   unattributed incidents) as a `DoraSummary`; `.to_json()` is DESIGN §4's JSON shape.
 - `breakdown(session, filters, by)`: one summary per service or team.
 - `trend(session, filters, period)`: one summary per calendar week or month, zero-filled.
+- `summary_and_trend(session, filters, period, by=None)`: both from one read of the data.
 - `drilldown.*`: the rows behind each number.
 - `refresh(session, config)` / `recompute(session, config)`: keep the derived tables
   current (incrementally, or from scratch). The query functions refresh on their own.
@@ -25,6 +26,7 @@ from metrics.summary import (
     Window,
     breakdown,
     dora_summary,
+    summary_and_trend,
     trend,
 )
 
@@ -45,5 +47,6 @@ __all__ = [
     "dora_summary",
     "recompute",
     "refresh",
+    "summary_and_trend",
     "trend",
 ]

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
+from metrics.attribution import REMEDIATIONS
 from metrics.derived import prepare
 from metrics.scope import Filters, Scope
 from models import (
@@ -133,11 +134,26 @@ def _row(deployment: Deployment, facts: DeploymentAttribution) -> DeploymentRow:
 
 
 def deployments(
-    session: Session, filters: Filters, *, limit: int | None = None, now: datetime | None = None
+    session: Session,
+    filters: Filters,
+    *,
+    rework: bool = False,
+    limit: int | None = None,
+    now: datetime | None = None,
 ) -> list[DeploymentRow]:
-    """The production deployments behind frequency, fail rate and rework rate."""
+    """The production deployments behind frequency, fail rate and rework rate.
+
+    Args:
+        session: An open session.
+        filters: As for `dora_summary`.
+        rework: Only the rework rate's remediations (rollbacks and hotfixes).
+        limit: At most this many, the newest.
+        now: The current time, for the default window.
+    """
     statement = _deployment_rows(prepare(session, filters, now=now)).limit(limit)
-    return [_row(d, facts) for d, facts in session.execute(statement)]
+    if rework:
+        statement = statement.where(DeploymentAttribution.label.in_(sorted(REMEDIATIONS)))
+    return [_row(d, facts) for d, facts in session.execute(statement).all()]
 
 
 def lead_time_samples(

@@ -111,11 +111,9 @@ def overview(f: DashboardFilters, by: str) -> OverviewData:
     group = metrics.GroupBy(by)
 
     def work(session: Session) -> OverviewData:
-        return OverviewData(
-            metrics.dora_summary(session, engine_filters(f), by=group),
-            metrics.dora_summary(session, engine_filters(f.previous()), by=group),
-            tuple(metrics.trend(session, engine_filters(f), metrics.Period.week)),
-        )
+        current, weekly = metrics.summary_and_trend(session, engine_filters(f), by=group)
+        previous = metrics.dora_summary(session, engine_filters(f.previous()), by=group)
+        return OverviewData(current, previous, tuple(weekly))
 
     return _read(work)
 
@@ -274,10 +272,10 @@ def drill(
         if metric == "unattributed_incidents":
             incidents = drilldown.unattributed_incidents(session, filters, limit=DRILL_LIMIT)
             return _frame(_incident_dicts(incidents), _INCIDENT_COLUMNS)
-        rows = drilldown.deployments(session, filters)
-        if metric == "deployment_rework_rate":
-            rows = [row for row in rows if row.label in ("rollback", "hotfix")]
-        return _frame(_deployment_dicts(rows[:DRILL_LIMIT]), _DEPLOYMENT_COLUMNS)
+        rows = drilldown.deployments(
+            session, filters, rework=metric == "deployment_rework_rate", limit=DRILL_LIMIT
+        )
+        return _frame(_deployment_dicts(rows), _DEPLOYMENT_COLUMNS)
 
     return _read(work)
 
@@ -345,9 +343,10 @@ def lead_time_view(f: DashboardFilters) -> LeadTimeData:
         scope = prepare(session, filters)
         stages = delivery.pull_request_stages(session, scope)
         slowest = delivery.slowest_changes(session, scope)
+        summary, weekly = metrics.summary_and_trend(session, filters)
         return LeadTimeData(
-            tuple(metrics.trend(session, filters, metrics.Period.week)),
-            metrics.dora_summary(session, filters),
+            tuple(weekly),
+            summary,
             tuple(delivery.lead_time_hours(session, scope)),
             _records_frame(slowest),
             {
@@ -383,9 +382,10 @@ def stability_view(f: DashboardFilters) -> StabilityData:
     def work(session: Session) -> StabilityData:
         incidents = drilldown.incidents(session, filters)
         failed = drilldown.failed_deployments(session, filters)
+        summary, weekly = metrics.summary_and_trend(session, filters)
         return StabilityData(
-            tuple(metrics.trend(session, filters, metrics.Period.week)),
-            metrics.dora_summary(session, filters),
+            tuple(weekly),
+            summary,
             tuple(drilldown.deployments(session, filters, limit=DRILL_LIMIT)),
             tuple(incidents),
             _frame(_failed_dicts(failed), _FAILED_COLUMNS),

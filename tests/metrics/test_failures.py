@@ -286,3 +286,26 @@ def test_incidents_restore_a_failure_when_all_are_resolved(sessions: sessionmake
     assert recovery.p90_hours == pytest.approx(9.6)
     cfr = summary.change_fail_rate
     assert (cfr.deployments, cfr.failed, cfr.rate) == (3, 3, 1.0)
+
+
+def test_the_rework_rows_are_the_rollbacks_and_hotfixes_newest_first(
+    sessions: sessionmaker[Session],
+) -> None:
+    world = History()
+    releases(world, "1", "2", "3", "3")
+    world.deploy("r", 45, version="2")
+    world.deploy("h", 50, version="2.1", kind="hotfix")
+    world.deploy("d6", 60, version="4")
+    world.write(sessions)
+
+    with sessions.begin() as session:
+        rework = deployments(session, window(), rework=True)
+        newest = deployments(session, window(), limit=2)
+
+    assert [(row.external_id, row.label) for row in rework] == [
+        ("h", "hotfix"),
+        ("r", "rollback"),
+    ]
+    assert [row.external_id for row in newest] == ["d6", "h"]
+    summary = summarize(sessions)
+    assert summary.deployment_rework_rate.rework == len(rework)

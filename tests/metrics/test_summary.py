@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from errors import InputError
-from metrics import EngineConfig, Filters, GroupBy, Period, breakdown, trend
+from ingest.demo import Scale, write_demo
+from metrics import (
+    EngineConfig,
+    Filters,
+    GroupBy,
+    Period,
+    breakdown,
+    dora_summary,
+    summary_and_trend,
+    trend,
+)
 from metrics.summary import bucket_boundaries
 from tests.metrics.history import History, at, summarize
 
@@ -186,6 +196,31 @@ def test_weekly_trend_has_a_zero_filled_bucket_for_every_week(
     assert [p.summary.change_fail_rate.rate for p in points] == [0.0, None, 1.0]
     assert points[1].summary.deployment_frequency.per_day == 0.0
     assert points[2].summary.deployment_frequency.per_day == 2 / 7
+
+
+def test_summary_read_with_its_trend_equals_the_summary_read_alone(
+    sessions: sessionmaker[Session],
+) -> None:
+    end = datetime(2026, 3, 4, 15, tzinfo=UTC)  # a Wednesday: partial first and last weeks
+    write_demo(sessions, Scale(services=7, days=60, tests_per_build=8), seed=5, end=end)
+    filters = Filters(since=end - timedelta(days=45), until=end, config=EngineConfig())
+
+    for by in (None, GroupBy.service, GroupBy.team):
+        with sessions.begin() as session:
+            summary, points = summary_and_trend(session, filters, Period.week, by=by, now=end)
+            alone = dora_summary(session, filters, by=by, now=end)
+
+        assert summary == alone
+        assert len(points) == 8
+        assert sum(p.summary.deployment_frequency.deployments for p in points) == (
+            alone.deployment_frequency.deployments
+        )
+        assert sum(p.summary.change_lead_time.samples for p in points) == (
+            alone.change_lead_time.samples
+        )
+    assert alone.change_lead_time.samples > 100
+    assert alone.change_fail_rate.failed > 0
+    assert len(alone.groups or ()) >= 2
 
 
 def test_trend_buckets_are_calendar_weeks_and_months_clipped_to_the_window() -> None:
