@@ -327,6 +327,8 @@ def recompute() -> None:
     """Rebuild the derived tables from scratch: DORA attribution and Builds & tests rollups."""
     from metrics import EngineConfig
     from metrics import recompute as rebuild_attribution
+    from metrics.derived import DERIVED_MODELS
+    from models.db import vacuum
     from reports.test_rollup import rebuild as rebuild_rollups
 
     with _user_errors():
@@ -336,6 +338,9 @@ def recompute() -> None:
             report = rebuild_attribution(session, EngineConfig.from_settings(settings))
         with sessions.begin() as session:
             rollups = rebuild_rollups(session)
+        # The DORA tables only: the engine's joins are what a stale, bloated table slows.
+        # The rollups are analysed by their rebuild, and a Builds & tests read is one scan.
+        vacuum(sessions, DERIVED_MODELS)
     out.print(
         f"Recomputed the DORA attribution of {report.services} services and "
         f"{rollups.groups} (service, day) build and test summaries."

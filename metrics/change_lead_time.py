@@ -60,4 +60,4 @@ def load(session: Session, scope: Scope) -> dict[Key, list[int]]:
             DeploymentCommit.lead_time_us > 0,
         )
     )
-    return scope.values(session, statement)
+    return scope.samples(session, statement)

@@ -37,6 +37,7 @@ from metrics.graph import CommitGraph
 from metrics.scope import Filters, Scope, resolve
 from models import (
     AttributionState,
+    Base,
     Commit,
     Deployment,
     DeploymentAttribution,
@@ -135,6 +136,16 @@ def prepare(
     return scope
 
 
+DERIVED_MODELS: tuple[type[Base], ...] = (
+    DeploymentCommit,
+    DeploymentAttribution,
+    IncidentAttribution,
+    FailureCause,
+    AttributionState,
+)
+"""The tables `recompute` rewrites."""
+
+
 def recompute(session: Session, config: EngineConfig) -> RefreshReport:
     """Rebuild every derived row from scratch for `config` (other profiles are dropped).
 
@@ -145,13 +156,7 @@ def recompute(session: Session, config: EngineConfig) -> RefreshReport:
     Returns:
         How many services were computed.
     """
-    for model in (
-        DeploymentCommit,
-        DeploymentAttribution,
-        IncidentAttribution,
-        FailureCause,
-        AttributionState,
-    ):
+    for model in DERIVED_MODELS:
         session.execute(delete(model).execution_options(synchronize_session=False))
     return refresh(session, config)
 

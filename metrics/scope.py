@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Select, String, case, cast, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from errors import InputError
@@ -139,6 +139,24 @@ class Scope:
             for bucket, service, value in result.all():
                 grouped[bucket, service].append(value)
         return {self._key(group): values for group, values in grouped.items()}
+
+    def samples(self, session: Session, statement: Select[Any]) -> dict[Key, list[int]]:
+        """Run `SELECT *groups, sample` (integers, never null) and collect the samples per key.
+
+        The database joins each key's samples into one string (`group_concat` on SQLite,
+        `string_agg` on PostgreSQL) that is split here: a row per key instead of one per
+        sample, which at tens of thousands of samples is three to four times faster.
+        """
+        found = statement.subquery()
+        *groups, sample = found.c
+        joined = select(*groups, func.aggregate_strings(cast(sample, String), ",")).group_by(
+            *groups
+        )
+        return {
+            self._key(row[:-1]): list(map(int, row[-1].split(",")))
+            for row in session.connection().execute(joined)
+            if row[-1] is not None  # no GROUP BY: one row, null, when nothing matched
+        }
 
     def tallies(self, session: Session, statement: Select[Any]) -> dict[Key, tuple[Any, ...]]:
         """Run `SELECT *groups, aggregates... GROUP BY *groups`; the aggregates per key."""

@@ -49,4 +49,4 @@ def load(session: Session, scope: Scope) -> dict[Key, list[int]]:
             table.restore_us.is_not(None),
         )
     )
-    return scope.values(session, statement)
+    return scope.samples(session, statement)

@@ -1,4 +1,4 @@
-"""Engines, sessions and the one upsert every writer uses.
+"""Engines, sessions, the one upsert every writer uses, and the vacuum after a rewrite.
 
 SQLite is tuned for a web app reading while a collector or an import writes: WAL journal
 (readers never wait for the writer), a busy timeout instead of "database is locked"
@@ -62,6 +62,24 @@ def make_engine(database_url: str) -> Engine:
         event.listen(engine, "connect", _tune_sqlite)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def vacuum(sessions: sessionmaker[Session], models: Iterable[type[Base]]) -> None:
+    """After rewriting whole tables on PostgreSQL, reclaim their dead rows and re-plan them.
+
+    A rewrite leaves every old row dead until a vacuum: index-only scans then visit the heap
+    for each row, and the planner, working from the old statistics, prefers scanning whole
+    tables (the org-wide lead-time read went from 34 ms to 260 ms after a `recompute`).
+    Autovacuum gets there eventually, when it is on at all; this does it at once. VACUUM
+    cannot run inside a transaction, so it runs on a connection in autocommit mode. SQLite
+    keeps no dead rows and no statistics unless asked: nothing to do.
+    """
+    with sessions() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        names = ", ".join(model.__tablename__ for model in models)
+        autocommit = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {names}")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

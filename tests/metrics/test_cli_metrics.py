@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
 
 from tests.conftest import FIXTURES
 from tests.test_cli import run_cli
@@ -115,3 +116,27 @@ def test_help_says_times_without_a_zone_are_utc(tmp_path: Path) -> None:
 
     assert result.returncode == 0
     assert "UTC when it has no zone" in " ".join(result.stdout.split())
+
+
+def test_recompute_leaves_no_dead_rows_behind_on_postgresql(loaded: str, config: Path) -> None:
+    if not loaded.startswith("postgresql"):
+        pytest.skip("SQLite keeps no dead rows to vacuum")
+    engine = create_engine(loaded)
+
+    result = run_cli("recompute", db_url=loaded, config=config)
+
+    assert result.returncode == 0, result.stderr
+    with engine.connect() as connection:
+        # Vacuum statistics are sent to the collector asynchronously: wait for them.
+        connection.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+        vacuumed = connection.exec_driver_sql(
+            "SELECT relname, last_vacuum IS NOT NULL, last_analyze IS NOT NULL"
+            " FROM pg_stat_user_tables WHERE schemaname = current_schema()"
+            " AND relname IN ('deployment_commits', 'deployment_attributions')"
+            " ORDER BY relname"
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in vacuumed] == [
+        ("deployment_attributions", True, True),
+        ("deployment_commits", True, True),
+    ]
