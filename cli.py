@@ -8,16 +8,16 @@ each time, and loading every command's machinery would cost more than most comma
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from sqlalchemy.orm import Session, sessionmaker
 
 from errors import FlightdeckError, ImportRejected, InputError
@@ -25,18 +25,37 @@ from models.db import make_engine, session_factory
 from models.migrate import is_current, upgrade
 from settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 app = typer.Typer(
     help="Flightdeck: delivery metrics and release control.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)  # never wrap FILE:LINE lines
+
+
+# Consoles are made on first use: rich costs a twentieth of a second to import, and
+# `metrics --json`, the command scripts call in loops, prints without it.
+@functools.cache
+def out() -> Console:
+    """Standard output, for results."""
+    from rich.console import Console
+
+    return Console(soft_wrap=True)
+
+
+@functools.cache
+def err() -> Console:
+    """Standard error, for problems and progress; never wraps FILE:LINE lines."""
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"error: {message}", markup=False, highlight=False)
+    err().print(f"error: {message}", markup=False, highlight=False)
     return typer.Exit(1)
 
 
@@ -47,7 +66,7 @@ def _user_errors() -> Iterator[None]:
         yield
     except ImportRejected as exc:
         for problem in exc.problems:
-            err.print(problem, markup=False, highlight=False)
+            err().print(problem, markup=False, highlight=False)
         raise _fail(str(exc)) from None
     except FlightdeckError as exc:
         raise _fail(str(exc)) from None
@@ -62,7 +81,7 @@ def _migrated(settings: Settings) -> sessionmaker[Session]:
 
 def _print_counts(verb: str, written: Counter[str]) -> None:
     parts = ", ".join(f"{count} {table}" for table, count in sorted(written.items()) if count)
-    out.print(f"{verb} {parts or 'nothing'}", markup=False, highlight=False)
+    out().print(f"{verb} {parts or 'nothing'}", markup=False, highlight=False)
 
 
 @app.command("init-db")
@@ -75,7 +94,7 @@ def init_db() -> None:
         sessions = _migrated(settings)
         with sessions.begin() as session:
             services = sync_catalog(session, settings)
-    out.print(f"Database is up to date; {services} services from the catalog.")
+    out().print(f"Database is up to date; {services} services from the catalog.")
 
 
 def _parse_end(value: str | None) -> datetime:
@@ -124,7 +143,7 @@ def demo(
         sessions = _migrated(settings)
         with sessions() as session:
             if if_empty and not data_inventory(session).is_empty:
-                out.print("The database already holds data; no demo data added.")
+                out().print("The database already holds data; no demo data added.")
                 return
         written = write_demo(sessions, SCALES[scale], seed=seed, end=_parse_end(end))
     _print_counts("Wrote", written)
@@ -151,12 +170,14 @@ def import_(
         sessions = _migrated(load_settings())
         total = sum(path.stat().st_size for path in files if path.is_file())
         columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=err, disable=not err.is_terminal, transient=True) as bar:
+        with Progress(
+            *columns, console=err(), disable=not err().is_terminal, transient=True
+        ) as bar:
             task = bar.add_task("import", total=total)
             advance = partial(bar.advance, task)
             report = import_files(sessions, files, skip_invalid=skip_invalid, on_bytes=advance)
         for problem in report.problems:
-            err.print(f"skipped {problem}", markup=False, highlight=False)
+            err().print(f"skipped {problem}", markup=False, highlight=False)
     _print_counts(f"Read {report.lines} lines; imported", report.written)
 
 
@@ -196,7 +217,7 @@ def gate(
         typer.echo(json.dumps(evaluation.to_dict(), indent=2))
     else:
         commit = f" ({evaluation.sha[:12]})" if evaluation.sha else ""
-        out.print(
+        out().print(
             f"{service} {version}{commit} -> {environment}: {evaluation.verdict} "
             f"(evaluated {evaluation.evaluated_at:%Y-%m-%d %H:%M:%S} UTC)",
             markup=False,
@@ -204,11 +225,11 @@ def gate(
             soft_wrap=True,
         )
         if not evaluation.policy:
-            out.print("no gate policy matches; nothing to check", markup=False, soft_wrap=True)
+            out().print("no gate policy matches; nothing to check", markup=False, soft_wrap=True)
         for check in evaluation.checks:
             mode = "blocking" if check.blocking else "advisory"
             line = f"  {check.status:<11} {check.name} ({mode}): {check.summary}"
-            out.print(line, markup=False, highlight=False, soft_wrap=True)
+            out().print(line, markup=False, highlight=False, soft_wrap=True)
     if not evaluation.passed:
         raise typer.Exit(1)
 
@@ -233,7 +254,7 @@ def collect(
         available = configured_streams(settings)
         chosen = select_streams(available, streams) if streams else available
         if not chosen:
-            out.print("No streams configured: add [sources.<name>] tables with scopes.")
+            out().print("No streams configured: add [sources.<name>] tables with scopes.")
             return
         runner = Runner(sessions, settings)
         with stop_on_signals(runner.stop):
@@ -242,11 +263,11 @@ def collect(
         line = f"{result.status:<8} {result.key}: {result.rows} rows"
         if result.skipped:
             line += f", {result.skipped} skipped"
-        out.print(line, markup=False, highlight=False, soft_wrap=True)
+        out().print(line, markup=False, highlight=False, soft_wrap=True)
         for problem in result.problems[:10]:
-            err.print(f"  skipped {problem}", markup=False, highlight=False, soft_wrap=True)
+            err().print(f"  skipped {problem}", markup=False, highlight=False, soft_wrap=True)
         if result.error:
-            err.print(f"  {result.error}", markup=False, highlight=False, soft_wrap=True)
+            err().print(f"  {result.error}", markup=False, highlight=False, soft_wrap=True)
     if any(result.status == "failed" for result in results):
         raise typer.Exit(1)
 
@@ -297,7 +318,6 @@ def metrics_(
 ) -> None:
     """Print the five DORA metrics (plus time to restore and unattributed incidents)."""
     from metrics import EngineConfig, Filters, GroupBy, dora_summary
-    from metrics.text import summary_table
 
     with _user_errors():
         if by is not None and by not in GroupBy.__members__:
@@ -319,7 +339,9 @@ def metrics_(
     if as_json:
         typer.echo(json.dumps(summary.to_json()))
     else:
-        out.print(summary_table(summary, benchmark))
+        from metrics.text import summary_table  # rich's tables: not needed for --json
+
+        out().print(summary_table(summary, benchmark))
 
 
 @app.command()
@@ -341,7 +363,7 @@ def recompute() -> None:
         # The DORA tables only: the engine's joins are what a stale, bloated table slows.
         # The rollups are analysed by their rebuild, and a Builds & tests read is one scan.
         vacuum(sessions, DERIVED_MODELS)
-    out.print(
+    out().print(
         f"Recomputed the DORA attribution of {report.services} services and "
         f"{rollups.groups} (service, day) build and test summaries."
     )
@@ -382,13 +404,13 @@ def worker(
         sessions = _migrated(settings)
         streams = configured_streams(settings)
         if not streams and if_configured:
-            out.print("No sources configured, so no collector worker runs (see flightdeck.toml).")
+            out().print("No sources configured, so no collector worker runs (see flightdeck.toml).")
             return
         if not streams:
             msg = "no streams configured: add [sources.<name>] tables with scopes"
             raise InputError(msg)
         runner = Runner(sessions, settings)
-        err.print(f"Collecting {len(streams)} streams; Ctrl-C stops.", markup=False)
+        err().print(f"Collecting {len(streams)} streams; Ctrl-C stops.", markup=False)
         with stop_on_signals(runner.stop):
             run_worker(runner, streams, poll_seconds=poll_seconds)
 
@@ -419,8 +441,8 @@ def reconcile_releases() -> None:
         settings = load_settings()
         results = reconcile(_migrated(settings), settings)
     for result in results:
-        out.print(f"#{result.action_id}: {result.message}", markup=False, highlight=False)
-    out.print(f"{len(results)} dispatched actions reached their final state.")
+        out().print(f"#{result.action_id}: {result.message}", markup=False, highlight=False)
+    out().print(f"{len(results)} dispatched actions reached their final state.")
 
 
 def main() -> None:
