@@ -13,8 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
 from metrics.derived import prepare
 from metrics.scope import Filters, Scope
@@ -32,16 +32,6 @@ from models import (
 )
 
 _US_PER_HOUR = 3600 * 10**6
-
-
-def _window(
-    scope: Scope, service: InstrumentedAttribute[str], at: InstrumentedAttribute[datetime]
-) -> list[ColumnElement[bool]]:
-    """The scope's window on `at` and its services on `service`, as WHERE clauses."""
-    clauses = [at >= scope.since, at < scope.until]
-    if scope.services is not None:
-        clauses.append(service.in_(scope.services))
-    return clauses
 
 
 @dataclass(frozen=True)
@@ -69,7 +59,7 @@ def deployment_counts(
     bucket = case(*whens, else_=None)
     statement = (
         select(bucket, table.service, table.label, func.count())
-        .where(table.profile == scope.profile, *_window(scope, table.service, table.finished_at))
+        .where(table.profile == scope.profile, *scope.conditions(table.service, table.finished_at))
         .group_by(bucket, table.service, table.label)
     )
     counts = [
@@ -365,15 +355,17 @@ def lead_time_hours(session: Session, scope: Scope) -> list[float]:
     """Every lead-time sample of the window in hours (the summary's samples, unsorted)."""
     table = DeploymentAttribution
     statement = (
-        select(DeploymentCommit.lead_time_us)
+        select(*scope.groups(table.service, table.finished_at), DeploymentCommit.lead_time_us)
+        .select_from(DeploymentCommit)
         .join(table, table.deployment_id == DeploymentCommit.deployment_id)
         .where(
             table.profile == scope.profile,
-            *_window(scope, table.service, table.finished_at),
+            *scope.conditions(table.service, table.finished_at),
             DeploymentCommit.lead_time_us > 0,
         )
     )
-    return [lead / _US_PER_HOUR for lead in session.scalars(statement) if lead is not None]
+    grouped = scope.samples(session, statement)
+    return [lead / _US_PER_HOUR for leads in grouped.values() for lead in leads]
 
 
 @dataclass(frozen=True)
@@ -407,7 +399,7 @@ def slowest_changes(session: Session, scope: Scope, *, limit: int = 25) -> list[
         .join(table, table.deployment_id == DeploymentCommit.deployment_id)
         .where(
             table.profile == scope.profile,
-            *_window(scope, table.service, table.finished_at),
+            *scope.conditions(table.service, table.finished_at),
             DeploymentCommit.lead_time_us > 0,
         )
         .order_by(DeploymentCommit.lead_time_us.desc(), DeploymentCommit.sha)
