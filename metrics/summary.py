@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
@@ -34,7 +34,7 @@ from metrics.deployment_frequency import DeploymentFrequency
 from metrics.deployment_rework_rate import DeploymentReworkRate
 from metrics.derived import prepare
 from metrics.failed_deployment_recovery_time import FailedDeploymentRecoveryTime, Recoveries
-from metrics.scope import Filters, Key, Scope, resolve
+from metrics.scope import Filters, Key, Scope
 from metrics.time_to_restore import TimeToRestore
 
 T = TypeVar("T")
@@ -202,10 +202,9 @@ def summary_and_trend(
     The data is read once, grouped by trend bucket (and service): the summary pools every
     bucket, the trend each one. A page that shows both pays for one read instead of two.
     """
-    now = now or datetime.now(UTC)  # one clock reading, so both resolutions agree
-    scope = resolve(session, filters, now=now)
+    scope = prepare(session, filters, now=now, catalog=by is not None)
     boundaries = bucket_boundaries(scope.since, scope.until, period)
-    scope = prepare(session, filters, now=now, buckets=boundaries, catalog=by is not None)
+    scope = replace(scope, buckets=tuple(boundaries))
     parts = _load(session, scope)
     total = _summaries(scope, parts, lambda _key: None, {None: (scope.since, scope.until)})[None]
     if by is not None:

@@ -28,9 +28,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from fnmatch import fnmatchcase
+from typing import Any
 
-from sqlalchemy import ColumnElement, LargeBinary, and_, case, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, LargeBinary, Subquery, and_, case, func, literal, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from models import Build, BuildRollup, Deployment, RollupTest, TestCase, TestRollup
 from models.rollups import unpack_minutes
@@ -302,6 +303,15 @@ def _bucket(scope: BuildScope) -> ColumnElement[int]:
     )
 
 
+def _rollup_days(scope: BuildScope, *columns: InstrumentedAttribute[Any]) -> Subquery:
+    """The build rollup's days in the window: bucket, service, pipeline and `columns`."""
+    return (
+        select(_bucket(scope).label("bucket"), BuildRollup.service, BuildRollup.pipeline, *columns)
+        .where(*_in_window(BuildRollup, scope))
+        .subquery()
+    )
+
+
 def _pipelines(
     session: Session, scope: BuildScope
 ) -> tuple[list[PipelineHealth], list[PipelinePoint]]:
@@ -311,18 +321,7 @@ def _pipelines(
     concatenated, so Python sees one row per point of the trend rather than one per day.
     """
     postgres = session.get_bind().dialect.name == "postgresql"
-    days = (
-        select(
-            _bucket(scope).label("bucket"),
-            BuildRollup.service,
-            BuildRollup.pipeline,
-            BuildRollup.builds,
-            BuildRollup.succeeded,
-            BuildRollup.minutes,
-        )
-        .where(*_in_window(BuildRollup, scope))
-        .subquery()
-    )
+    days = _rollup_days(scope, BuildRollup.builds, BuildRollup.succeeded, BuildRollup.minutes)
     # Bytes concatenate as bytes on PostgreSQL; SQLite's group_concat makes text, so hex.
     minutes = (
         func.string_agg(days.c.minutes, literal(b"", LargeBinary()))
@@ -441,16 +440,7 @@ def _kinds(session: Session, scope: BuildScope, tests: Mapping[int, TestStats]) 
     A pipeline's last build in a bucket is the last build of its latest day there, whose
     tests the test rollup marks (`in_last`).
     """
-    days = (
-        select(
-            _bucket(scope).label("bucket"),
-            BuildRollup.service,
-            BuildRollup.pipeline,
-            BuildRollup.day,
-        )
-        .where(*_in_window(BuildRollup, scope))
-        .subquery()
-    )
+    days = _rollup_days(scope, BuildRollup.day)
     last = (
         select(days.c.bucket, days.c.service, days.c.pipeline, func.max(days.c.day).label("day"))
         .group_by(days.c.bucket, days.c.service, days.c.pipeline)
